@@ -1,0 +1,49 @@
+# `make repro` sets everything up and runs the pipeline; `make test` runs the tests.
+SHELL := /bin/bash
+VENV ?= .venv
+BIN := $(abspath $(VENV))/bin
+DATASET_DIR := /usr/share/datasets/fashion-mnist
+# dvc.yaml runs `python -m pipeline.<stage>`: that python must be the venv's.
+export PATH := $(BIN):$(PATH)
+
+.DEFAULT_GOAL := help
+.PHONY: help setup dataset repro test lint clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+setup: $(VENV)/.installed dataset ## create .venv with the pinned dependencies and make the dataset available
+
+$(VENV)/.installed: requirements.lock
+	@echo "== creating $(VENV) with the pinned dependencies (about 2 minutes the first time)"
+	python3 -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	@touch $@
+
+dataset: ## install Debian's dataset-fashion-mnist when apt is here and no local copy is (else fetch downloads)
+	@if [ -n "$$FASHION_MNIST_DIR" ] || [ -f $(DATASET_DIR)/train-images-idx3-ubyte.gz ]; then \
+		true; \
+	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		echo "== installing Debian package dataset-fashion-mnist"; \
+		(apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist >/dev/null) \
+			|| echo "warning: apt could not install dataset-fashion-mnist; fetch will try the mirrors"; \
+	elif command -v apt-get >/dev/null && sudo -n true 2>/dev/null; then \
+		echo "== installing Debian package dataset-fashion-mnist"; \
+		(sudo apt-get update -qq && sudo apt-get install -y -qq dataset-fashion-mnist >/dev/null) \
+			|| echo "warning: apt could not install dataset-fashion-mnist; fetch will try the mirrors"; \
+	else \
+		echo "== no local Fashion-MNIST copy: the fetch stage will download it from the mirrors"; \
+	fi
+
+repro: setup ## run the whole pipeline (dvc repro) and print the variants' results
+	dvc repro
+	@cat reports/comparison.md
+
+test: setup ## run the test suite (includes a tiny end-to-end dvc repro)
+	pytest
+
+lint: setup ## check the code with ruff
+	ruff check pipeline tests
+
+clean: ## remove the pipeline's outputs and the MLflow store (keeps .venv and the DVC cache)
+	rm -rf data/raw data/prepared models reports/data reports/variants reports/comparison.* mlflow.db mlartifacts

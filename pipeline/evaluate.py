@@ -1,0 +1,160 @@
+"""Stage `evaluate@<variant>`: test metrics, per-class scores, confusion matrix and prediction grid."""
+
+import keras
+import numpy as np
+
+from pipeline import cli, config, tracking
+from pipeline.artifacts import load_split, save_figure, write_json, write_text
+from pipeline.train import parse_variant
+
+PREDICT_BATCH = 1024
+
+
+def load_model(path) -> keras.Model:
+    """Load a trained `.keras` model without running any code it may carry."""
+    try:
+        return keras.models.load_model(path, safe_mode=True)
+    except (OSError, ValueError) as error:
+        raise cli.PipelineError(f"{path} is not a loadable Keras model: {error}".splitlines()[0]) from error
+
+
+def predict_logits(model: keras.Model, images: np.ndarray) -> np.ndarray:
+    return model.predict(images.astype(np.float32), batch_size=PREDICT_BATCH, verbose=0)
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return shifted / shifted.sum(axis=1, keepdims=True)
+
+
+def cross_entropy(logits: np.ndarray, labels: np.ndarray) -> float:
+    """Mean sparse cross-entropy of logits, the loss the models are trained on."""
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    log_probabilities = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    return float(-log_probabilities[np.arange(len(labels)), labels].mean())
+
+
+def confusion_matrix(labels: np.ndarray, predicted: np.ndarray, num_classes: int) -> np.ndarray:
+    """Counts with true classes as rows and predicted classes as columns."""
+    return np.bincount(labels * num_classes + predicted, minlength=num_classes**2).reshape(num_classes, num_classes)
+
+
+def per_class_scores(matrix: np.ndarray, class_names) -> dict[str, dict[str, float]]:
+    """Precision, recall and F1 of each class from a confusion matrix."""
+    true_positives = np.diag(matrix).astype(float)
+    precision = np.divide(
+        true_positives, matrix.sum(axis=0), out=np.zeros_like(true_positives), where=matrix.sum(axis=0) > 0
+    )
+    recall = np.divide(
+        true_positives, matrix.sum(axis=1), out=np.zeros_like(true_positives), where=matrix.sum(axis=1) > 0
+    )
+    denominator = precision + recall
+    f1 = np.divide(2 * precision * recall, denominator, out=np.zeros_like(denominator), where=denominator > 0)
+    return {
+        name: {"precision": round(float(p), 6), "recall": round(float(r), 6), "f1": round(float(f), 6)}
+        for name, p, r, f in zip(class_names, precision, recall, f1)
+    }
+
+
+def accuracy(logits: np.ndarray, labels: np.ndarray) -> float:
+    return float((logits.argmax(axis=1) == labels).mean())
+
+
+def evaluate_model(model: keras.Model, splits: dict[str, tuple[np.ndarray, np.ndarray]], class_names) -> dict:
+    """Headline metrics on every split, the train−test gap and per-class test scores."""
+    logits = {split: predict_logits(model, images) for split, (images, _) in splits.items()}
+    labels = {split: split_labels for split, (_, split_labels) in splits.items()}
+    metrics = {f"{split}_accuracy": round(accuracy(logits[split], labels[split]), 6) for split in splits}
+    metrics["test_loss"] = round(cross_entropy(logits["test"], labels["test"]), 6)
+    metrics["train_test_gap"] = round(metrics["train_accuracy"] - metrics["test_accuracy"], 6)
+    matrix = confusion_matrix(labels["test"], logits["test"].argmax(axis=1), len(class_names))
+    metrics["per_class"] = per_class_scores(matrix, class_names)
+    return {"metrics": metrics, "confusion": matrix, "test_logits": logits["test"]}
+
+
+def confusion_csv(labels: np.ndarray, predicted: np.ndarray, class_names) -> str:
+    """One row per test image, the layout of DVC's `confusion` plot template."""
+    rows = ["actual,predicted"] + [f"{class_names[a]},{class_names[p]}" for a, p in zip(labels, predicted)]
+    return "\n".join(rows) + "\n"
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_confusion(matrix: np.ndarray, class_names):
+    """The confusion matrix as a labelled heat map with counts."""
+    plt = _pyplot()
+    figure, axis = plt.subplots(figsize=(8, 7))
+    axis.imshow(matrix, cmap="Blues")
+    for (row, column), count in np.ndenumerate(matrix):
+        color = "white" if count > matrix.max() / 2 else "black"
+        axis.text(column, row, str(count), ha="center", va="center", fontsize=7, color=color)
+    ticks = np.arange(len(class_names))
+    axis.set_xticks(ticks, class_names, rotation=45, ha="right")
+    axis.set_yticks(ticks, class_names)
+    axis.set_xlabel("predicted")
+    axis.set_ylabel("actual")
+    return figure
+
+
+def plot_predictions(
+    images: np.ndarray, labels: np.ndarray, probabilities: np.ndarray, class_names, rows: int = 5, columns: int = 3
+):
+    """The tutorial's grid: each image with its predicted label and confidence (blue right, red wrong)
+    beside the bar chart of its class probabilities."""
+    plt = _pyplot()
+    figure, axes = plt.subplots(rows, 2 * columns, figsize=(4 * columns, 2 * rows))
+    for index in range(rows * columns):
+        image_axis, bar_axis = axes.flat[2 * index], axes.flat[2 * index + 1]
+        predicted = int(probabilities[index].argmax())
+        color = "blue" if predicted == labels[index] else "red"
+        image_axis.imshow(images[index], cmap=plt.cm.binary)
+        image_axis.set_xlabel(
+            f"{class_names[predicted]} {100 * probabilities[index, predicted]:.0f}% ({class_names[labels[index]]})",
+            color=color,
+            fontsize=8,
+        )
+        bars = bar_axis.bar(range(len(class_names)), probabilities[index], color="#777777")
+        bars[predicted].set_color("red")
+        bars[labels[index]].set_color("blue")
+        bar_axis.set_ylim(0, 1)
+        for axis in (image_axis, bar_axis):
+            axis.set_xticks([])
+            axis.set_yticks([])
+    figure.tight_layout()
+    return figure
+
+
+def main() -> None:
+    name = parse_variant()
+    params = config.load_params()
+    paths = config.VariantPaths(name)
+    params.variant(name)
+    model = load_model(paths.model)
+    splits = {split: load_split(config.split_path(split)) for split in config.SPLITS}
+    result = evaluate_model(model, splits, config.CLASS_NAMES)
+    test_images, test_labels = splits["test"]
+    with tracking.variant_run(name, paths.run_file, params.tracking.experiment, new=False, tags={}):
+        write_json(paths.metrics, result["metrics"])
+        write_text(
+            paths.confusion_csv, confusion_csv(test_labels, result["test_logits"].argmax(axis=1), config.CLASS_NAMES)
+        )
+        save_figure(paths.confusion_png, plot_confusion(result["confusion"], config.CLASS_NAMES))
+        probabilities = softmax(result["test_logits"])
+        save_figure(
+            paths.predictions_png, plot_predictions(test_images, test_labels, probabilities, config.CLASS_NAMES)
+        )
+        tracking.log_metrics(result["metrics"])
+        tracking.log_artifacts(paths.metrics, paths.confusion_csv, paths.confusion_png, paths.predictions_png)
+    metrics = result["metrics"]
+    print(f"{name}: test_accuracy {metrics['test_accuracy']:.4f}, train-test gap {metrics['train_test_gap']:+.4f}")
+
+
+if __name__ == "__main__":
+    cli.run(main)

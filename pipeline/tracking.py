@@ -1,0 +1,123 @@
+"""MLflow at the edge: where the store is, and the one run per variant that the stages share.
+
+DVC owns the files; this module mirrors them into MLflow. The run id is persisted in a
+train output (`models/<variant>/mlflow_run.json`), so evaluate and export add to the
+same run even when DVC skipped or restored train.
+"""
+
+import logging
+import os
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import mlflow
+from mlflow.exceptions import MlflowException
+
+from pipeline import config
+from pipeline.artifacts import read_json, write_json
+
+TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
+STORE_FILE = "mlflow.db"
+ARTIFACTS_DIR = "mlartifacts"
+
+for _noisy in ("mlflow", "alembic"):
+    logging.getLogger(_noisy).setLevel(logging.WARNING)
+
+
+def repository_root(root: Path = config.ROOT) -> Path:
+    """The user's repository, also from inside DVC's temporary experiment copies.
+
+    `dvc exp run --queue` runs stages in `<repo>/.dvc/tmp/exps/<tmp>/`; a store relative
+    to that copy would vanish with it, so runs go to the repository's own store.
+    """
+    parts = root.parts
+    for index in range(len(parts) - 2):
+        if parts[index : index + 3] == (".dvc", "tmp", "exps"):
+            return Path(*parts[:index])
+    return root
+
+
+def tracking_uri(environ: Mapping[str, str] = os.environ) -> str:
+    """$MLFLOW_TRACKING_URI, or the SQLite store that plain `mlflow ui` reads at the repository root."""
+    return environ.get(TRACKING_URI_ENV) or f"sqlite:///{repository_root() / STORE_FILE}"
+
+
+def _experiment_id(name: str) -> str:
+    experiment = mlflow.get_experiment_by_name(name)
+    if experiment is not None:
+        return experiment.experiment_id
+    location = None
+    if mlflow.get_tracking_uri().startswith("sqlite:"):
+        location = (repository_root() / ARTIFACTS_DIR).as_uri()
+    try:
+        return mlflow.create_experiment(name, artifact_location=location)
+    except MlflowException:  # created meanwhile by a concurrent stage
+        return mlflow.get_experiment_by_name(name).experiment_id
+
+
+def git_commit() -> str:
+    """The repository's HEAD commit, or "unknown" outside git."""
+    result = subprocess.run(["git", "rev-parse", "HEAD"], cwd=config.ROOT, capture_output=True, text=True, check=False)
+    return result.stdout.strip() or "unknown"
+
+
+def _recorded_run_id(run_file: Path) -> str | None:
+    """The run id train recorded, if that run is still in the current store."""
+    if not run_file.exists():
+        return None
+    run_id = read_json(run_file).get("run_id")
+    try:
+        mlflow.get_run(run_id)
+    except MlflowException:
+        print(
+            f"warning: MLflow run {run_id} from {run_file} is not in {tracking_uri()}; starting a new run",
+            file=sys.stderr,
+        )
+        return None
+    return run_id
+
+
+@contextmanager
+def variant_run(variant: str, run_file: Path, experiment: str, *, new: bool, tags: dict[str, str]) -> Iterator[Any]:
+    """The variant's MLflow run: a new one (train), or the one train recorded (evaluate, export).
+
+    A stage that raises leaves the run FAILED, not RUNNING.
+    """
+    mlflow.set_tracking_uri(tracking_uri())
+    experiment_id = _experiment_id(experiment)
+    run_id = None if new else _recorded_run_id(run_file)
+    all_tags = {"variant": variant, "git_commit": git_commit(), **tags}
+    with mlflow.start_run(run_id=run_id, experiment_id=experiment_id, run_name=variant, tags=all_tags) as run:
+        yield run
+        if new:
+            write_json(run_file, {"run_id": run.info.run_id, "experiment_id": experiment_id})
+
+
+def flatten(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested dicts as one level of dotted keys, the way `dvc metrics show` names them."""
+    flat = {}
+    for key, value in values.items():
+        if isinstance(value, Mapping):
+            flat.update(flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def log_metrics(metrics: Mapping[str, Any], step: int | None = None) -> None:
+    """Log every numeric value of a (nested) metrics dict."""
+    numeric = {k: float(v) for k, v in flatten(metrics).items() if isinstance(v, (int, float))}
+    mlflow.log_metrics(numeric, step=step)
+
+
+def log_params(params: Mapping[str, Any]) -> None:
+    mlflow.log_params(flatten(params))
+
+
+def log_artifacts(*paths: Path) -> None:
+    for path in paths:
+        mlflow.log_artifact(str(path))
