@@ -7,7 +7,7 @@ DATASET_DIR := /usr/share/datasets/fashion-mnist
 export PATH := $(BIN):$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup dataset repro test lint clean
+.PHONY: help setup dataset repro test gate lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -42,8 +42,11 @@ repro: setup ## run the whole pipeline (dvc repro) and print the variants' resul
 test: setup ## run the test suite (includes a tiny end-to-end dvc repro)
 	pytest
 
+gate: setup ## check the committed metrics against the bounds under `gate:` in params.yaml
+	python -m pipeline.check
+
 lint: setup ## check the code with ruff
 	ruff check pipeline tests
 
 clean: ## remove the pipeline's outputs and the MLflow store (keeps .venv and the DVC cache)
-	rm -rf data/raw data/prepared models reports/data reports/variants reports/comparison.* mlflow.db mlartifacts
+	rm -rf data/raw data/prepared models reports/data reports/variants reports/comparison.* mlflow.db mlartifacts dvc_plots

@@ -1,7 +1,9 @@
 """Reading and writing the pipeline's files. Every write is atomic: a crash leaves the old file or none."""
 
+import csv
 import json
 import os
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -57,15 +59,44 @@ def save_split(path: Path, images: np.ndarray, labels: np.ndarray) -> None:
 def load_split(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """Read one split written by `save_split`, refusing pickled objects."""
     try:
-        with np.load(path, allow_pickle=False) as data:
-            images, labels = data["images"], data["labels"]
+        data = np.load(path, allow_pickle=False)
     except FileNotFoundError as error:
         raise PipelineError(f"{path} is missing: run the preprocess stage first (dvc repro)") from error
-    except (KeyError, ValueError, OSError) as error:
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as error:
+        raise PipelineError(f"{path} is not a valid split file: {error}") from error
+    if not isinstance(data, np.lib.npyio.NpzFile):
+        raise PipelineError(f"{path} is not a valid split file: a single array, not an .npz archive")
+    try:
+        with data:
+            images, labels = data["images"], data["labels"]
+    except (KeyError, ValueError, OSError, zipfile.BadZipFile) as error:
         raise PipelineError(f"{path} is not a valid split file: {error}") from error
     if images.dtype != np.uint8 or images.ndim != 3 or len(images) != len(labels):
         raise PipelineError(f"{path} holds {images.dtype} images of shape {images.shape} for {len(labels)} labels")
     return images, labels
+
+
+HISTORY_COLUMNS = ("loss", "accuracy", "val_loss", "val_accuracy")
+
+
+def write_history(path: Path, history: dict[str, list[float]]) -> None:
+    """The per-epoch training history as CSV, one row per epoch, for `dvc plots`."""
+    rows = [",".join(("epoch", *HISTORY_COLUMNS))]
+    for epoch, values in enumerate(zip(*(history[c] for c in HISTORY_COLUMNS)), start=1):
+        rows.append(",".join([str(epoch), *(f"{v:.6f}" for v in values)]))
+    write_text(path, "\n".join(rows) + "\n")
+
+
+def read_history(path: Path) -> dict[str, list[float]]:
+    """A history written by `write_history`, as lists per column."""
+    try:
+        with path.open(newline="") as file:
+            rows = list(csv.DictReader(file))
+        return {column: [float(row[column]) for row in rows] for column in HISTORY_COLUMNS}
+    except FileNotFoundError as error:
+        raise PipelineError(f"{path} is missing: run the train stage first (dvc repro)") from error
+    except (KeyError, TypeError, ValueError) as error:
+        raise PipelineError(f"{path} is not a training history: {error!r}") from error
 
 
 def save_figure(path: Path, figure: Any) -> None:

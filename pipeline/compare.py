@@ -1,7 +1,12 @@
-"""Stage `compare`: one table of every variant's results, as Markdown and JSON under `reports/`."""
+"""Stage `compare`: which variant is best, and by how much.
 
-from pipeline import cli, config
-from pipeline.artifacts import read_json, write_json, write_text
+Writes `reports/comparison.md`, `.json` and `.png` (all variants' learning curves on shared
+axes beside their test accuracy), and mirrors them to a `comparison` run in MLflow.
+"""
+
+from pipeline import cli, config, tracking
+from pipeline.artifacts import read_history, read_json, save_figure, write_json, write_text
+from pipeline.plots import plot_comparison
 
 COLUMNS = {
     "variant": "variant",
@@ -17,6 +22,7 @@ COLUMNS = {
     "tflite_accuracy": "tflite acc",
     "tflite_size_bytes": "tflite bytes",
 }
+FORMATS = {"dropout": "{:g}", "train_seconds": "{:.1f}", "parameters": "{:,}", "tflite_size_bytes": "{:,}"}
 
 
 def variant_row(name: str, spec: config.VariantParams) -> dict:
@@ -30,27 +36,45 @@ def variant_row(name: str, spec: config.VariantParams) -> dict:
     return row
 
 
-FORMATS = {"dropout": "{:g}", "train_seconds": "{:.1f}", "parameters": "{:,}", "tflite_size_bytes": "{:,}"}
+def best_variant(rows: list[dict], metric: str) -> str:
+    """The variant with the best value of `metric`: lowest for costs, highest otherwise."""
+    sign = -1 if metric in config.LOWER_IS_BETTER else 1
+    return max(rows, key=lambda row: sign * row[metric])["variant"]
 
 
 def _cell(key: str, value) -> str:
     return FORMATS.get(key, "{:.4f}" if isinstance(value, float) else "{}").format(value)
 
 
-def markdown_table(rows: list[dict]) -> str:
-    """The rows as a Markdown table with the columns of COLUMNS."""
+def markdown_table(rows: list[dict], best: str) -> str:
+    """The rows as a Markdown table with the columns of COLUMNS, the best variant starred."""
     lines = ["| " + " | ".join(COLUMNS.values()) + " |", "|" + "---|" * len(COLUMNS)]
-    lines += ["| " + " | ".join(_cell(key, row[key]) for key in COLUMNS) + " |" for row in rows]
+    for row in rows:
+        cells = [_cell(key, row[key]) for key in COLUMNS]
+        if row["variant"] == best:
+            cells[0] = f"**{cells[0]}** ★"
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
 def main() -> None:
     params = config.load_params()
     rows = [variant_row(name, spec) for name, spec in params.variants.items()]
-    table = markdown_table(rows)
-    write_json(config.REPORTS_DIR / "comparison.json", {"variants": rows})
-    write_text(config.REPORTS_DIR / "comparison.md", "# Variant comparison\n\n" + table)
-    print(table, end="")
+    metric = params.compare.best_by
+    best = best_variant(rows, metric)
+    table = markdown_table(rows, best)
+    histories = {name: read_history(config.VariantPaths(name).history) for name in params.variants}
+    figure = plot_comparison(histories, {row["variant"]: row["test_accuracy"] for row in rows}, best)
+    outputs = config.COMPARISON
+    write_json(outputs["json"], {"best_by": metric, "best": best, "variants": rows})
+    write_text(outputs["md"], f"# Variant comparison\n\nBest by `{metric}`: **{best}** ★\n\n{table}")
+    save_figure(outputs["png"], figure)
+    tags = {"best_variant": best, "run_type": "comparison"}
+    with tracking.summary_run("comparison", params.tracking.experiment, tags=tags):
+        tracking.log_params({"best_by": metric, "variants": ",".join(params.variants)})
+        tracking.log_metrics({f"{row['variant']}.{metric}": row[metric] for row in rows})
+        tracking.log_artifacts(*outputs.values())
+    print(f"best by {metric}: {best}\n{table}", end="")
 
 
 if __name__ == "__main__":

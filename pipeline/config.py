@@ -41,6 +41,15 @@ CLASS_NAMES = (
 IMAGE_SHAPE = (28, 28)
 SPLITS = ("train", "val", "test")
 MODEL_TYPES = ("mlp", "cnn")
+# Comparison columns a best variant can be picked by; the first four are costs (lower is better).
+LOWER_IS_BETTER = ("test_loss", "train_test_gap", "tflite_size_bytes", "train_seconds")
+COMPARABLE_METRICS = (*LOWER_IS_BETTER, "val_accuracy", "test_accuracy", "tflite_accuracy")
+COMPARISON = {suffix: REPORTS_DIR / f"comparison.{suffix}" for suffix in ("md", "json", "png")}
+
+
+def _require(condition: bool, key: str, rule: str) -> None:
+    if not condition:
+        raise PipelineError(f"params.yaml: {key}: {rule}")
 
 
 def split_path(split: str) -> Path:
@@ -77,6 +86,10 @@ class VariantPaths:
     @property
     def history(self) -> Path:
         return self.reports_dir / "history.csv"
+
+    @property
+    def learning_curves(self) -> Path:
+        return self.reports_dir / "learning_curves.png"
 
     @property
     def training(self) -> Path:
@@ -137,6 +150,38 @@ class TrackingParams:
 
 
 @dataclass(frozen=True)
+class CompareParams:
+    """How the compare stage picks the best variant."""
+
+    best_by: str = "test_accuracy"
+
+    def __post_init__(self) -> None:
+        choices = ", ".join(COMPARABLE_METRICS)
+        _require(self.best_by in COMPARABLE_METRICS, "compare.best_by", f"must be one of {choices}")
+
+
+@dataclass(frozen=True)
+class GateParams:
+    """The bounds `python -m pipeline.check` holds every variant to."""
+
+    min_test_accuracy: float = 0.8
+    min_test_accuracy_by_variant: dict[str, float] = dataclasses.field(default_factory=dict)
+    max_tflite_accuracy_drop: float = 0.005
+    max_tflite_size_bytes: int = 5_000_000
+    max_regression: float = 0.005
+
+    def __post_init__(self) -> None:
+        bounds = {"min_test_accuracy": self.min_test_accuracy} | {
+            f"min_test_accuracy_by_variant.{name}": value for name, value in self.min_test_accuracy_by_variant.items()
+        }
+        for key, value in bounds.items():
+            _require(0 <= value <= 1, f"gate.{key}", "must be an accuracy between 0 and 1")
+        _require(0 <= self.max_tflite_accuracy_drop <= 1, "gate.max_tflite_accuracy_drop", "must be between 0 and 1")
+        _require(self.max_tflite_size_bytes > 0, "gate.max_tflite_size_bytes", "must be positive")
+        _require(0 <= self.max_regression <= 1, "gate.max_regression", "must be between 0 and 1")
+
+
+@dataclass(frozen=True)
 class Params:
     """The whole of `params.yaml`."""
 
@@ -145,12 +190,17 @@ class Params:
     data: DataParams
     variants: dict[str, VariantParams]
     tracking: TrackingParams = TrackingParams()
+    compare: CompareParams = CompareParams()
+    gate: GateParams = GateParams()
 
     def __post_init__(self) -> None:
+        _require(self.seed >= 0, "seed", "must be at least 0")
         _require(self.threads >= 1, "threads", "must be at least 1")
         _require(bool(self.variants), "variants", "must declare at least one variant")
         for name, spec in self.variants.items():
             _validate_variant(name, spec)
+        for name in self.gate.min_test_accuracy_by_variant:
+            _require(name in self.variants, f"gate.min_test_accuracy_by_variant.{name}", "names no variant")
 
     def variant(self, name: str) -> VariantParams:
         """The named variant's spec; an unknown name is an error that lists the known ones."""
@@ -169,11 +219,6 @@ def _validate_variant(name: str, spec: VariantParams) -> None:
     _require(spec.epochs >= 1, f"{key}.epochs", "must be at least 1")
     _require(spec.batch_size >= 1, f"{key}.batch_size", "must be at least 1")
     _require(spec.learning_rate > 0, f"{key}.learning_rate", "must be positive")
-
-
-def _require(condition: bool, key: str, rule: str) -> None:
-    if not condition:
-        raise PipelineError(f"params.yaml: {key}: {rule}")
 
 
 def _convert(value: Any, hint: Any, key: str) -> Any:
@@ -217,7 +262,7 @@ def _build(cls: type, mapping: Any, key: str) -> Any:
     hints = typing.get_type_hints(cls)
     values = {}
     for name, field in fields.items():
-        has_default = field.default is not dataclasses.MISSING
+        has_default = field.default is not dataclasses.MISSING or field.default_factory is not dataclasses.MISSING
         if name not in mapping and not has_default:
             raise PipelineError(f"params.yaml: {where}{name}: missing")
         if name in mapping:

@@ -1,11 +1,13 @@
 """Stage `evaluate@<variant>`: test metrics, per-class scores, confusion matrix and prediction grid."""
 
-import keras
 import numpy as np
 
 from pipeline import cli, config, tracking
 from pipeline.artifacts import load_split, save_figure, write_json, write_text
-from pipeline.train import parse_variant
+from pipeline.plots import plot_confusion, plot_predictions
+
+with cli.quiet_native_logs():  # TensorFlow's C++ start-up messages
+    import keras
 
 PREDICT_BATCH = 1024
 
@@ -78,61 +80,8 @@ def confusion_csv(labels: np.ndarray, predicted: np.ndarray, class_names) -> str
     return "\n".join(rows) + "\n"
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def plot_confusion(matrix: np.ndarray, class_names):
-    """The confusion matrix as a labelled heat map with counts."""
-    plt = _pyplot()
-    figure, axis = plt.subplots(figsize=(8, 7))
-    axis.imshow(matrix, cmap="Blues")
-    for (row, column), count in np.ndenumerate(matrix):
-        color = "white" if count > matrix.max() / 2 else "black"
-        axis.text(column, row, str(count), ha="center", va="center", fontsize=7, color=color)
-    ticks = np.arange(len(class_names))
-    axis.set_xticks(ticks, class_names, rotation=45, ha="right")
-    axis.set_yticks(ticks, class_names)
-    axis.set_xlabel("predicted")
-    axis.set_ylabel("actual")
-    return figure
-
-
-def plot_predictions(
-    images: np.ndarray, labels: np.ndarray, probabilities: np.ndarray, class_names, rows: int = 5, columns: int = 3
-):
-    """The tutorial's grid: each image with its predicted label and confidence (blue right, red wrong)
-    beside the bar chart of its class probabilities."""
-    plt = _pyplot()
-    figure, axes = plt.subplots(rows, 2 * columns, figsize=(4 * columns, 2 * rows))
-    for index in range(rows * columns):
-        image_axis, bar_axis = axes.flat[2 * index], axes.flat[2 * index + 1]
-        predicted = int(probabilities[index].argmax())
-        color = "blue" if predicted == labels[index] else "red"
-        image_axis.imshow(images[index], cmap=plt.cm.binary)
-        image_axis.set_xlabel(
-            f"{class_names[predicted]} {100 * probabilities[index, predicted]:.0f}% ({class_names[labels[index]]})",
-            color=color,
-            fontsize=8,
-        )
-        bars = bar_axis.bar(range(len(class_names)), probabilities[index], color="#777777")
-        bars[predicted].set_color("red")
-        bars[labels[index]].set_color("blue")
-        bar_axis.set_ylim(0, 1)
-        for axis in (image_axis, bar_axis):
-            axis.set_xticks([])
-            axis.set_yticks([])
-    figure.tight_layout()
-    return figure
-
-
 def main() -> None:
-    name = parse_variant()
+    name = cli.parse_variant(__doc__)
     params = config.load_params()
     paths = config.VariantPaths(name)
     params.variant(name)

@@ -8,13 +8,14 @@ import contextlib
 import io
 
 import numpy as np
-import tensorflow as tf
-from ai_edge_litert.interpreter import Interpreter
 
 from pipeline import cli, config, tracking
 from pipeline.artifacts import load_split, write_bytes, write_json
 from pipeline.evaluate import accuracy, load_model, predict_logits
-from pipeline.train import parse_variant
+
+with cli.quiet_native_logs():  # TensorFlow's C++ start-up messages
+    import tensorflow as tf
+    from ai_edge_litert.interpreter import Interpreter
 
 TFLITE_BATCH = 1000
 
@@ -30,7 +31,8 @@ def convert_to_tflite(model) -> bytes:
 
 def run_tflite(model_content: bytes, images: np.ndarray, threads: int, batch_size: int = TFLITE_BATCH) -> np.ndarray:
     """Logits of a `.tflite` model for every image, run with LiteRT in batches."""
-    interpreter = Interpreter(model_content=model_content, num_threads=threads)
+    with cli.quiet_native_logs():  # "Created TensorFlow Lite XNNPACK delegate"
+        interpreter = Interpreter(model_content=model_content, num_threads=threads)
     input_index = interpreter.get_input_details()[0]["index"]
     output_index = interpreter.get_output_details()[0]["index"]
     outputs = []
@@ -55,7 +57,7 @@ def compare_with_keras(tflite_logits: np.ndarray, keras_logits: np.ndarray, labe
 
 
 def main() -> None:
-    name = parse_variant()
+    name = cli.parse_variant(__doc__)
     params = config.load_params()
     paths = config.VariantPaths(name)
     params.variant(name)

@@ -10,6 +10,7 @@ import hashlib
 import os
 import sys
 import urllib.request
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,7 +59,7 @@ def _gunzip(data: bytes) -> bytes:
         return data
     try:
         return gzip.decompress(data)
-    except (OSError, EOFError) as error:
+    except (OSError, EOFError, zlib.error) as error:
         raise OSError(f"corrupt gzip data ({error})") from error
 
 
@@ -103,9 +104,13 @@ def fetch_file(name: str, sha256: str, sources: list[Source]) -> bytes:
 
 
 def fetch_dataset(destination: Path, sources: list[Source], expected: dict[str, str]) -> None:
-    """Write every expected file, verified, into `destination`; nothing unverified lands there."""
-    for name, sha256 in expected.items():
-        data = fetch_file(name, sha256, sources)
+    """Write every expected file, verified, into `destination`.
+
+    All files are fetched and verified before the first is written, so a failure
+    leaves `destination` as it was.
+    """
+    verified = {name: fetch_file(name, sha256, sources) for name, sha256 in expected.items()}
+    for name, data in verified.items():
         write_bytes(destination / name, data)
         print(f"fetched {name} ({len(data):,} bytes, SHA-256 verified)")
 

@@ -4,10 +4,12 @@ Every model takes raw 0–255 pixels shaped (28, 28) and returns 10 logits: the 
 lives inside the model, so an exported `.tflite` needs no preprocessing by its user.
 """
 
-import keras
-from keras import layers
-
+from pipeline import cli
 from pipeline.config import CLASS_NAMES, IMAGE_SHAPE, VariantParams
+
+with cli.quiet_native_logs():  # TensorFlow's C++ start-up messages
+    import keras
+    from keras import layers
 
 
 def _dropout(rate: float) -> list[layers.Layer]:

@@ -10,6 +10,7 @@ import numpy as np
 
 from pipeline import cli, config
 from pipeline.artifacts import save_figure, save_split, write_json
+from pipeline.plots import plot_samples
 
 IDX_DTYPE_UBYTE = 0x08
 RAW_FILES = {
@@ -43,15 +44,27 @@ def check_dataset(images: np.ndarray, labels: np.ndarray, name: str) -> None:
         raise cli.PipelineError(f"{name}: label {labels.max()} is not one of the {len(config.CLASS_NAMES)} classes")
 
 
+def _class_quotas(class_sizes: np.ndarray, total: int) -> np.ndarray:
+    """Split `total` across classes in proportion to their sizes, summing to exactly `total`
+    (largest remainders get the leftover places)."""
+    exact = class_sizes * total / class_sizes.sum()
+    quotas = np.floor(exact).astype(int)
+    leftover = total - quotas.sum()
+    quotas[np.argsort(-(exact - quotas), kind="stable")[:leftover]] += 1
+    return quotas
+
+
 def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Indices (selected, rest): `fraction` of each class selected at random, both shuffled."""
+    """Indices (selected, rest): round(fraction × n) selected at random, each class in proportion.
+    Both are shuffled."""
     rng = np.random.default_rng(seed)
+    classes, class_sizes = np.unique(labels, return_counts=True)
+    quotas = _class_quotas(class_sizes, int(round(len(labels) * fraction)))
     selected, rest = [], []
-    for label in np.unique(labels):
+    for label, quota in zip(classes, quotas):
         members = rng.permutation(np.flatnonzero(labels == label))
-        count = int(round(len(members) * fraction))
-        selected.append(members[:count])
-        rest.append(members[count:])
+        selected.append(members[:quota])
+        rest.append(members[quota:])
     return rng.permutation(np.concatenate(selected)), rng.permutation(np.concatenate(rest))
 
 
@@ -77,22 +90,6 @@ def summarize(splits: dict[str, tuple[np.ndarray, np.ndarray]]) -> dict:
     return {"counts": counts, "data_sha256": digest.hexdigest()}
 
 
-def plot_samples(images: np.ndarray, labels: np.ndarray, class_names=config.CLASS_NAMES):
-    """A 5×5 grid of the first images with their class names, as in the Keras tutorial."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(5, 5, figsize=(8, 8.8))
-    for axis, image, label in zip(axes.flat, images, labels):
-        axis.imshow(image, cmap=plt.cm.binary)
-        axis.set_xlabel(class_names[label])
-        axis.set_xticks([])
-        axis.set_yticks([])
-    return figure
-
-
 def load_raw_split(split: str) -> tuple[np.ndarray, np.ndarray]:
     """Parse and check one of the raw (images, labels) pairs in `data/raw/`."""
     arrays = []
@@ -115,7 +112,7 @@ def main() -> None:
         save_split(config.split_path(split), images, labels)
     summary = summarize(splits)
     write_json(config.DATA_REPORTS_DIR / "summary.json", summary)
-    save_figure(config.DATA_REPORTS_DIR / "samples.png", plot_samples(*splits["train"]))
+    save_figure(config.DATA_REPORTS_DIR / "samples.png", plot_samples(*splits["train"], config.CLASS_NAMES))
     print("prepared", ", ".join(f"{s}: {c['total']:,}" for s, c in summary["counts"].items()))
 
 

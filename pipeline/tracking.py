@@ -97,6 +97,15 @@ def variant_run(variant: str, run_file: Path, experiment: str, *, new: bool, tag
             write_json(run_file, {"run_id": run.info.run_id, "experiment_id": experiment_id})
 
 
+@contextmanager
+def summary_run(name: str, experiment: str, tags: dict[str, str]) -> Iterator[Any]:
+    """A run of its own for results that span the variants, such as the comparison."""
+    mlflow.set_tracking_uri(tracking_uri())
+    all_tags = {"git_commit": git_commit(), **tags}
+    with mlflow.start_run(experiment_id=_experiment_id(experiment), run_name=name, tags=all_tags) as run:
+        yield run
+
+
 def flatten(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     """Nested dicts as one level of dotted keys, the way `dvc metrics show` names them."""
     flat = {}

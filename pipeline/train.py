@@ -1,27 +1,32 @@
 """Stage `train@<variant>`: build the variant's model, train it, write the model and its history."""
 
-import argparse
 import dataclasses
+import sys
 import time
 from collections.abc import Sequence
 
-import keras
 import numpy as np
-import tensorflow as tf
 
 from pipeline import cli, config, tracking
-from pipeline.artifacts import atomic_path, load_split, read_json, write_json, write_text
+from pipeline.artifacts import atomic_path, load_split, read_json, save_figure, write_history, write_json
 from pipeline.models import build_model, compile_model
+from pipeline.plots import plot_learning_curves
 
-HISTORY_COLUMNS = ("loss", "accuracy", "val_loss", "val_accuracy")
+with cli.quiet_native_logs():  # TensorFlow's C++ start-up messages
+    import keras
+    import tensorflow as tf
 
 
 def configure_runtime(seed: int, threads: int) -> None:
     """Seed every generator, make ops deterministic and fix the thread counts."""
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
-    tf.config.threading.set_intra_op_parallelism_threads(threads)
-    tf.config.threading.set_inter_op_parallelism_threads(threads)
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+    except RuntimeError:
+        # TensorFlow already runs in this process (a test session): its thread pools are fixed.
+        print("warning: TensorFlow already started; thread counts unchanged", file=sys.stderr)
 
 
 class EpochLogger(keras.callbacks.Callback):
@@ -55,22 +60,8 @@ def train_model(
     return history.history
 
 
-def history_csv(history: dict[str, list[float]]) -> str:
-    """The per-epoch history as CSV, one row per epoch, for `dvc plots`."""
-    rows = [",".join(("epoch", *HISTORY_COLUMNS))]
-    for epoch, values in enumerate(zip(*(history[c] for c in HISTORY_COLUMNS)), start=1):
-        rows.append(",".join([str(epoch), *(f"{v:.6f}" for v in values)]))
-    return "\n".join(rows) + "\n"
-
-
-def parse_variant() -> str:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("variant", help="a key of `variants` in params.yaml")
-    return parser.parse_args().variant
-
-
 def main() -> None:
-    name = parse_variant()
+    name = cli.parse_variant(__doc__)
     params = config.load_params()
     spec = params.variant(name)
     paths = config.VariantPaths(name)
@@ -88,7 +79,8 @@ def main() -> None:
         seconds = time.perf_counter() - started
         with atomic_path(paths.model) as temporary:
             model.save(temporary)
-        write_text(paths.history, history_csv(history))
+        write_history(paths.history, history)
+        save_figure(paths.learning_curves, plot_learning_curves({name: history}))
         summary = {
             "train_seconds": round(seconds, 2),
             "parameters": model.count_params(),
@@ -97,7 +89,7 @@ def main() -> None:
         summary["images_per_second"] = round(summary["epochs"] * len(train[1]) / seconds, 1)
         write_json(paths.training, summary)
         tracking.log_metrics(summary)
-        tracking.log_artifacts(paths.model, paths.history)
+        tracking.log_artifacts(paths.model, paths.history, paths.learning_curves)
     print(f"{name}: val_accuracy {history['val_accuracy'][-1]:.4f} after {summary['epochs']} epochs, {seconds:.1f} s")
 
 

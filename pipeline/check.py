@@ -1,0 +1,149 @@
+"""The merge gate: `python -m pipeline.check [--against REV]`.
+
+Reads every variant's metrics files (the ones `dvc.yaml` declares) and the bounds under
+`gate:` in `params.yaml`, prints one row per check, and exits 0 when all pass, 1 when any
+fails, 2 when a metrics file is missing or malformed. With `--against REV` it also fails a
+variant whose test accuracy fell more than `gate.max_regression` below its value at git
+revision REV, as `dvc metrics diff REV` would show it.
+"""
+
+import argparse
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline import cli, config
+
+Reader = Callable[[Path], str | None]
+
+
+@dataclass(frozen=True)
+class Check:
+    """One bound on one value: `value >= bound` for a minimum, `value <= bound` for a maximum."""
+
+    variant: str
+    name: str
+    value: float
+    bound: float
+    minimum: bool
+
+    @property
+    def passed(self) -> bool:
+        return self.value >= self.bound if self.minimum else self.value <= self.bound
+
+
+def read_workspace(path: Path) -> str | None:
+    return path.read_text() if path.exists() else None
+
+
+def git_reader(revision: str) -> Reader:
+    """Read files as they were committed at `revision` (None where the file did not exist)."""
+    verify = subprocess.run(
+        ["git", "rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}"],
+        cwd=config.ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if verify.returncode != 0:
+        raise cli.PipelineError(f"--against {revision}: not a git revision of this repository")
+
+    def read(path: Path) -> str | None:
+        relative = path.relative_to(config.ROOT).as_posix()
+        shown = subprocess.run(
+            ["git", "show", f"{revision}:{relative}"], cwd=config.ROOT, capture_output=True, text=True, check=False
+        )
+        return shown.stdout if shown.returncode == 0 else None
+
+    return read
+
+
+def _load(path: Path, read: Reader, keys: tuple[str, ...], where: str) -> dict[str, float]:
+    text = read(path)
+    if text is None:
+        raise cli.PipelineError(f"{path.relative_to(config.ROOT)} is missing{where}: run `dvc repro` first")
+    try:
+        data = json.loads(text)
+        return {key: float(data[key]) for key in keys}
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
+        raise cli.PipelineError(f"{path.relative_to(config.ROOT)}{where} is malformed: {error!r}") from error
+
+
+def read_metrics(variants: list[str], read: Reader = read_workspace, where: str = "") -> dict[str, dict[str, float]]:
+    """The gated values of each variant, from its metrics.json and tflite.json."""
+    metrics = {}
+    for name in variants:
+        paths = config.VariantPaths(name)
+        metrics[name] = _load(paths.metrics, read, ("test_accuracy",), where) | _load(
+            paths.tflite_metrics, read, ("keras_accuracy", "tflite_accuracy", "tflite_size_bytes"), where
+        )
+    return metrics
+
+
+def gate_checks(
+    metrics: dict[str, dict[str, float]], gate: config.GateParams, baseline: dict[str, dict[str, float]] | None = None
+) -> list[Check]:
+    """Every check of the gate, passed or not, in a stable order."""
+    checks = []
+    for name, values in metrics.items():
+        minimum = gate.min_test_accuracy_by_variant.get(name, gate.min_test_accuracy)
+        drop = round(values["keras_accuracy"] - values["tflite_accuracy"], 6)
+        checks += [
+            Check(name, "test_accuracy", values["test_accuracy"], minimum, minimum=True),
+            Check(name, "tflite_accuracy_drop", drop, gate.max_tflite_accuracy_drop, minimum=False),
+            Check(name, "tflite_size_bytes", values["tflite_size_bytes"], gate.max_tflite_size_bytes, minimum=False),
+        ]
+        if baseline and name in baseline:
+            floor = round(baseline[name]["test_accuracy"] - gate.max_regression, 6)
+            checks.append(Check(name, "test_accuracy_vs_baseline", values["test_accuracy"], floor, minimum=True))
+    return checks
+
+
+def _number(value: float) -> str:
+    return f"{value:,.0f}" if value >= 1000 else f"{value:.4f}"
+
+
+def format_checks(checks: list[Check]) -> str:
+    """A plain-text table: variant, check, value, bound, PASS/FAIL."""
+    rows = [("variant", "check", "value", "bound", "result")]
+    rows += [
+        (
+            c.variant,
+            c.name,
+            _number(c.value),
+            ("≥ " if c.minimum else "≤ ") + _number(c.bound),
+            "PASS" if c.passed else "FAIL",
+        )
+        for c in checks
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--against", metavar="REV", help="also fail on a test-accuracy drop against git revision REV")
+    args = parser.parse_args()
+    params = config.load_params()
+    variants = list(params.variants)
+    reader = git_reader(args.against) if args.against else None
+    metrics = read_metrics(variants)
+    baseline = None
+    if reader:
+        present = [name for name in variants if reader(config.VariantPaths(name).metrics) is not None]
+        baseline = read_metrics(present, reader, where=f" at {args.against}")
+        for name in sorted(set(variants) - set(present)):
+            print(f"note: {name} has no metrics at {args.against}; no baseline to compare with")
+    checks = gate_checks(metrics, params.gate, baseline)
+    print(format_checks(checks), end="")
+    failed = [c for c in checks if not c.passed]
+    verdict = "the gate passes" if not failed else f"the gate FAILS on {len(failed)}"
+    print(f"{len(checks) - len(failed)} of {len(checks)} checks passed: {verdict}")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    cli.run(main)

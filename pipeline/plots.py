@@ -1,0 +1,110 @@
+"""The pictures the stages draw, as pure functions from arrays to matplotlib figures."""
+
+from collections.abc import Mapping, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only: no display on CI or a server
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+History = Mapping[str, Sequence[float]]
+
+
+def plot_samples(images: np.ndarray, labels: np.ndarray, class_names: Sequence[str]) -> Figure:
+    """A 5×5 grid of the first images with their class names, as in the Keras tutorial."""
+    figure, axes = plt.subplots(5, 5, figsize=(8, 8.8))
+    for axis, image, label in zip(axes.flat, images, labels):
+        axis.imshow(image, cmap=plt.cm.binary)
+        axis.set_xlabel(class_names[label])
+        axis.set_xticks([])
+        axis.set_yticks([])
+    return figure
+
+
+def plot_confusion(matrix: np.ndarray, class_names: Sequence[str]) -> Figure:
+    """The confusion matrix as a labelled heat map with counts."""
+    figure, axis = plt.subplots(figsize=(8, 7))
+    axis.imshow(matrix, cmap="Blues")
+    for (row, column), count in np.ndenumerate(matrix):
+        color = "white" if count > matrix.max() / 2 else "black"
+        axis.text(column, row, str(count), ha="center", va="center", fontsize=7, color=color)
+    ticks = np.arange(len(class_names))
+    axis.set_xticks(ticks, class_names, rotation=45, ha="right")
+    axis.set_yticks(ticks, class_names)
+    axis.set_xlabel("predicted")
+    axis.set_ylabel("actual")
+    return figure
+
+
+def plot_predictions(
+    images: np.ndarray, labels: np.ndarray, probabilities: np.ndarray, class_names: Sequence[str], rows: int = 5
+) -> Figure:
+    """The tutorial's grid: each image with its predicted label and confidence (blue right,
+    red wrong) beside the bar chart of its class probabilities."""
+    columns = 3
+    figure, axes = plt.subplots(rows, 2 * columns, figsize=(4 * columns, 2 * rows))
+    for index in range(rows * columns):
+        image_axis, bar_axis = axes.flat[2 * index], axes.flat[2 * index + 1]
+        predicted, actual = int(probabilities[index].argmax()), int(labels[index])
+        image_axis.imshow(images[index], cmap=plt.cm.binary)
+        image_axis.set_xlabel(
+            f"{class_names[predicted]} {100 * probabilities[index, predicted]:.0f}% ({class_names[actual]})",
+            color="blue" if predicted == actual else "red",
+            fontsize=8,
+        )
+        bars = bar_axis.bar(range(len(class_names)), probabilities[index], color="#777777")
+        bars[predicted].set_color("red")
+        bars[actual].set_color("blue")
+        bar_axis.set_ylim(0, 1)
+        for axis in (image_axis, bar_axis):
+            axis.set_xticks([])
+            axis.set_yticks([])
+    figure.tight_layout()
+    return figure
+
+
+def _draw_curves(accuracy_axis, loss_axis, histories: Mapping[str, History]) -> None:
+    for index, (name, history) in enumerate(histories.items()):
+        color = f"C{index}"
+        epochs = range(1, len(history["loss"]) + 1)
+        for axis, metric in ((accuracy_axis, "accuracy"), (loss_axis, "loss")):
+            # Markers keep a one-epoch run visible as points.
+            axis.plot(epochs, history[metric], color=color, linestyle="--", marker=".", label=f"{name} train")
+            axis.plot(
+                epochs, history[f"val_{metric}"], color=color, marker="o", markersize=3, label=f"{name} validation"
+            )
+    for axis, metric in ((accuracy_axis, "accuracy"), (loss_axis, "loss")):
+        axis.set_title(f"Training and validation {metric}")
+        axis.set_xlabel("epoch")
+        axis.set_ylabel(metric)
+        axis.grid(alpha=0.3)
+    accuracy_axis.legend(fontsize=7)
+
+
+def plot_learning_curves(histories: Mapping[str, History]) -> Figure:
+    """The flowers tutorial's two panels (accuracy, loss; train dashed, validation solid)."""
+    figure, (accuracy_axis, loss_axis) = plt.subplots(1, 2, figsize=(11, 4))
+    _draw_curves(accuracy_axis, loss_axis, histories)
+    figure.tight_layout()
+    return figure
+
+
+def plot_comparison(histories: Mapping[str, History], test_accuracy: Mapping[str, float], best: str) -> Figure:
+    """All variants' learning curves on shared axes beside a bar chart of their test accuracy."""
+    figure, (accuracy_axis, loss_axis, bar_axis) = plt.subplots(1, 3, figsize=(17, 4.5))
+    _draw_curves(accuracy_axis, loss_axis, histories)
+    names = list(test_accuracy)
+    values = [test_accuracy[name] for name in names]
+    bars = bar_axis.bar(names, values, color=[f"C{i}" for i in range(len(names))])
+    bars[names.index(best)].set_edgecolor("black")
+    bars[names.index(best)].set_linewidth(2)
+    bar_axis.bar_label(bars, [f"{v:.4f}" for v in values], fontsize=8)
+    low = min(values)
+    bar_axis.set_ylim(max(0.0, low - 0.05), min(1.0, max(values) + 0.02))
+    bar_axis.set_title(f"Test accuracy (best: {best})")
+    bar_axis.tick_params(axis="x", rotation=30)
+    figure.tight_layout()
+    return figure

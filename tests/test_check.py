@@ -1,0 +1,92 @@
+import json
+
+import pytest
+
+from pipeline import config
+from pipeline.check import Check, format_checks, gate_checks, read_metrics
+from pipeline.cli import PipelineError
+
+GATE = config.GateParams(
+    min_test_accuracy=0.85,
+    min_test_accuracy_by_variant={"cnn": 0.9},
+    max_tflite_accuracy_drop=0.002,
+    max_tflite_size_bytes=2_000_000,
+    max_regression=0.005,
+)
+
+
+def _values(test=0.91, keras=0.91, tflite=0.91, size=1_000_000):
+    return {"test_accuracy": test, "keras_accuracy": keras, "tflite_accuracy": tflite, "tflite_size_bytes": size}
+
+
+def _failures(checks: list[Check]) -> list[tuple[str, str]]:
+    return [(c.variant, c.name) for c in checks if not c.passed]
+
+
+def test_good_metrics_pass_every_check():
+    checks = gate_checks({"mlp": _values(test=0.86), "cnn": _values()}, GATE)
+    assert len(checks) == 6 and _failures(checks) == []
+
+
+def test_per_variant_minimum_overrides_the_default():
+    checks = gate_checks({"mlp": _values(test=0.88), "cnn": _values(test=0.88)}, GATE)
+    assert _failures(checks) == [("cnn", "test_accuracy")]
+    (cnn_check,) = [c for c in checks if c.variant == "cnn" and c.name == "test_accuracy"]
+    assert cnn_check.bound == 0.9
+
+
+def test_tflite_drop_and_size_are_bounded():
+    checks = gate_checks({"cnn": _values(keras=0.92, tflite=0.91, size=3_000_000)}, GATE)
+    assert _failures(checks) == [("cnn", "tflite_accuracy_drop"), ("cnn", "tflite_size_bytes")]
+
+
+def test_a_regression_against_the_baseline_fails_beyond_the_tolerance():
+    baseline = {"mlp": _values(test=0.87), "cnn": _values(test=0.93)}
+    checks = gate_checks({"mlp": _values(test=0.866), "cnn": _values(test=0.92)}, GATE, baseline)
+    assert _failures(checks) == [("cnn", "test_accuracy_vs_baseline")]
+
+
+def test_a_variant_without_baseline_is_only_held_to_the_bounds():
+    checks = gate_checks({"new": _values()}, GATE, baseline={"mlp": _values()})
+    assert [c.name for c in checks] == ["test_accuracy", "tflite_accuracy_drop", "tflite_size_bytes"]
+
+
+def test_table_shows_value_bound_and_verdict():
+    checks = [
+        Check("cnn", "test_accuracy", 0.8912, 0.9, minimum=True),
+        Check("cnn", "tflite_size_bytes", 1_691_300, 2e6, False),
+    ]
+    lines = format_checks(checks).splitlines()
+    assert lines[0].split() == ["variant", "check", "value", "bound", "result"]
+    assert lines[1].split() == ["cnn", "test_accuracy", "0.8912", "≥", "0.9000", "FAIL"]
+    assert lines[2].split() == ["cnn", "tflite_size_bytes", "1,691,300", "≤", "2,000,000", "PASS"]
+
+
+@pytest.fixture
+def reports(tmp_path, monkeypatch):
+    monkeypatch.setattr(config, "ROOT", tmp_path)
+    monkeypatch.setattr(config, "VARIANT_REPORTS_DIR", tmp_path / "reports" / "variants")
+    paths = config.VariantPaths("cnn")
+    paths.reports_dir.mkdir(parents=True)
+    paths.metrics.write_text(json.dumps({"test_accuracy": 0.91, "per_class": {}}))
+    paths.tflite_metrics.write_text(json.dumps(_values() | {"tflite_top1_agreement": 1.0}))
+    return paths
+
+
+def test_metrics_are_read_from_the_declared_files(reports):
+    assert read_metrics(["cnn"]) == {"cnn": _values()}
+
+
+def test_a_missing_metrics_file_is_named(reports):
+    reports.tflite_metrics.unlink()
+    with pytest.raises(PipelineError, match=r"reports/variants/cnn/tflite.json is missing: run `dvc repro` first"):
+        read_metrics(["cnn"])
+
+
+def test_a_malformed_metrics_file_is_named(reports):
+    reports.metrics.write_text('{"test_accuracy": ')
+    with pytest.raises(PipelineError, match=r"reports/variants/cnn/metrics.json is malformed"):
+        read_metrics(["cnn"])
+    reports.metrics.write_text('{"accuracy": 0.9}')
+    with pytest.raises(PipelineError, match=r"metrics.json is malformed: KeyError\('test_accuracy'\)"):
+        read_metrics(["cnn"])

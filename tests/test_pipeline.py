@@ -1,0 +1,264 @@
+"""End to end: the real `dvc repro` on a temporary copy of the repository with a tiny configuration.
+
+Uses the real Fashion-MNIST files (the Debian package that `make setup` installs), capped to
+3,000 training images and one epoch per variant.
+"""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pytest
+import yaml
+from ai_edge_litert.interpreter import Interpreter
+
+REPO = Path(__file__).resolve().parent.parent
+PROJECT_FILES = ("pipeline", "dvc.yaml", "params.yaml", ".dvcignore", ".dvc/config", ".dvc/.gitignore", ".gitignore")
+VARIANTS = ("mlp", "mlp_dropout", "cnn", "cnn_dropout")
+
+
+def _run(args: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("MLFLOW_")}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
+    if check:
+        assert result.returncode == 0, f"{' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    return result
+
+
+def _stages_run(output: str) -> set[str]:
+    return set(re.findall(r"Running stage '([^']+)'", output))
+
+
+def _edit_params(root: Path, edit) -> None:
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    edit(params)
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def _tiny(params: dict) -> None:
+    params["data"]["limit"] = 3000
+    for spec in params["variants"].values():
+        spec["epochs"] = 1
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    root = tmp_path_factory.mktemp("project")
+    for name in PROJECT_FILES:
+        source, target = REPO / name, root / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, target)
+    _edit_params(root, _tiny)
+    _run(["git", "init", "-q"], root)
+    _run(
+        ["git", "-c", "user.name=test", "-c", "user.email=test@example.com", "commit", "-qm", "init", "--allow-empty"],
+        root,
+    )
+    result = _run(["dvc", "repro"], root)
+    return root, result.stdout
+
+
+def test_repro_runs_every_stage_of_every_variant(project):
+    root, output = project
+    expected = {"fetch", "preprocess", "compare"} | {
+        f"{s}@{v}" for s in ("train", "evaluate", "export") for v in VARIANTS
+    }
+    assert _stages_run(output) == expected
+    for variant in VARIANTS:
+        for path in ("model.keras", "model.tflite", "mlflow_run.json"):
+            assert (root / "models" / variant / path).is_file()
+        reports = root / "reports" / "variants" / variant
+        for path in ("history.csv", "training.json", "metrics.json", "tflite.json", "confusion.csv"):
+            assert (reports / path).is_file()
+        for picture in ("confusion.png", "predictions.png"):
+            assert (reports / picture).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (root / "reports" / "data" / "samples.png").is_file()
+    assert "| cnn_dropout | cnn | 0.3 |" in (root / "reports" / "comparison.md").read_text()
+
+
+def test_metrics_are_well_above_chance_and_tflite_agrees(project):
+    root, _ = project
+    summary = json.loads((root / "reports" / "data" / "summary.json").read_text())
+    assert summary["counts"]["train"]["total"] + summary["counts"]["val"]["total"] == 3000
+    assert summary["counts"]["test"]["total"] == 10_000
+    for variant in VARIANTS:
+        reports = root / "reports" / "variants" / variant
+        metrics = json.loads((reports / "metrics.json").read_text())
+        tflite = json.loads((reports / "tflite.json").read_text())
+        assert metrics["test_accuracy"] > 0.6, variant
+        assert set(metrics["per_class"]["Ankle boot"]) == {"precision", "recall", "f1"}
+        assert tflite["tflite_top1_agreement"] >= 0.999
+        assert tflite["tflite_accuracy"] == pytest.approx(metrics["test_accuracy"], abs=0.001)
+        assert tflite["tflite_size_bytes"] == (root / "models" / variant / "model.tflite").stat().st_size
+        history = (reports / "history.csv").read_text().splitlines()
+        assert history[0] == "epoch,loss,accuracy,val_loss,val_accuracy" and len(history) == 2
+
+
+def test_mlflow_has_one_finished_run_per_variant(project):
+    root, _ = project
+    mlflow.set_tracking_uri(f"sqlite:///{root / 'mlflow.db'}")
+    all_runs = mlflow.search_runs(experiment_names=["fashion-mnist"])
+    assert set(all_runs["status"]) == {"FINISHED"}
+    runs = all_runs[all_runs["tags.run_type"] != "comparison"]
+    assert sorted(runs["tags.mlflow.runName"]) == sorted(VARIANTS)
+    client = mlflow.MlflowClient()
+    for _, run in runs.iterrows():
+        assert run["metrics.test_accuracy"] > 0.6
+        assert run["metrics.tflite_top1_agreement"] >= 0.999
+        assert run["params.variant.model"] in ("mlp", "cnn")
+        assert len(run["tags.data_sha256"]) == 64
+        assert len(client.get_metric_history(run["run_id"], "epoch_val_accuracy")) == 1
+        artifacts = {artifact.path for artifact in client.list_artifacts(run["run_id"])}
+        assert {"model.keras", "model.tflite", "history.csv", "confusion.png", "predictions.png"} <= artifacts
+    assert (root / "mlartifacts").is_dir()
+    (comparison,) = all_runs[all_runs["tags.run_type"] == "comparison"].itertuples()
+    artifacts = {artifact.path for artifact in client.list_artifacts(comparison.run_id)}
+    assert artifacts == {"comparison.md", "comparison.json", "comparison.png"}
+
+
+def test_comparison_has_a_row_per_variant_and_names_the_best(project):
+    root, output = project
+    comparison = json.loads((root / "reports" / "comparison.json").read_text())
+    rows = {row["variant"]: row for row in comparison["variants"]}
+    assert list(rows) == list(VARIANTS)
+    for variant, row in rows.items():
+        metrics = json.loads((root / "reports" / "variants" / variant / "metrics.json").read_text())
+        assert row["test_accuracy"] == metrics["test_accuracy"]
+        assert row["epochs"] == 1 and row["model"] == variant.split("_")[0]
+    best = max(rows.values(), key=lambda row: row["test_accuracy"])["variant"]
+    assert comparison["best_by"] == "test_accuracy" and comparison["best"] == best
+    assert f"| **{best}** ★ |" in (root / "reports" / "comparison.md").read_text()
+    assert (root / "reports" / "comparison.png").read_bytes()[:4] == b"\x89PNG"
+    assert f"best by test_accuracy: {best}" in output
+
+
+def test_dvc_shows_metrics_and_plots_of_every_variant(project):
+    root, _ = project
+    metrics = json.loads(_run(["dvc", "metrics", "show", "--json"], root).stdout)
+    files = {path for revision in metrics.values() for path in revision["data"]}
+    for variant in VARIANTS:
+        assert f"reports/variants/{variant}/metrics.json" in files
+        assert f"reports/variants/{variant}/tflite.json" in files
+    _run(["dvc", "plots", "show", "-o", "plots_html"], root)
+    page = (root / "plots_html" / "index.html").read_text()
+    assert page.count("vegaEmbed(") == 2 * len(VARIANTS)  # an interactive curve and confusion matrix each
+    images = {path.name for path in (root / "plots_html" / "static").iterdir()}
+    for variant in VARIANTS:
+        assert f"{variant} validation accuracy per epoch" in page
+        assert f"{variant} confusion matrix (test set)" in page
+        assert f"workspace_reports_variants_{variant}_learning_curves.png" in images
+        assert f"workspace_reports_variants_{variant}_confusion.png" in images
+    assert "workspace_reports_comparison.png" in images
+
+
+def test_exported_tflite_runs_in_litert_on_raw_pixels(project):
+    root, _ = project
+    with np.load(root / "data" / "prepared" / "test.npz", allow_pickle=False) as test:
+        images, labels = test["images"][:500], test["labels"][:500]
+    interpreter = Interpreter(model_path=str(root / "models" / "cnn" / "model.tflite"))
+    index = interpreter.get_input_details()[0]["index"]
+    interpreter.resize_tensor_input(index, [len(images), 28, 28])
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(index, images.astype(np.float32))
+    interpreter.invoke()
+    logits = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+    assert (logits.argmax(axis=1) == labels).mean() > 0.6
+
+
+def test_second_repro_does_nothing(project):
+    root, _ = project
+    result = _run(["dvc", "repro"], root)
+    assert _stages_run(result.stdout) == set()
+    assert "up to date" in result.stdout
+
+
+def test_forced_rerun_gives_identical_metrics(project):
+    root, _ = project
+    reports = root / "reports" / "variants" / "cnn_dropout"
+    before = {name: (reports / name).read_text() for name in ("metrics.json", "tflite.json", "history.csv")}
+    result = _run(["dvc", "repro", "--force", "export@cnn_dropout", "evaluate@cnn_dropout"], root)
+    assert "train@cnn_dropout" in _stages_run(result.stdout)
+    assert {name: (reports / name).read_text() for name in before} == before
+
+
+def test_changing_one_variant_reruns_only_that_variant(project):
+    root, _ = project
+
+    def widen_mlp(params):
+        params["variants"]["mlp"]["hidden_units"] = 64
+
+    _edit_params(root, widen_mlp)
+    result = _run(["dvc", "repro"], root)
+    assert _stages_run(result.stdout) == {"train@mlp", "evaluate@mlp", "export@mlp", "compare"}
+    assert json.loads((root / "reports" / "variants" / "mlp" / "training.json").read_text())["parameters"] == 50_890
+
+
+def test_bad_params_stop_the_stage_with_a_one_line_error(project):
+    root, _ = project
+    original = (root / "params.yaml").read_text()
+
+    def break_dropout(params):
+        params["variants"]["cnn"]["dropout"] = 1.5
+
+    _edit_params(root, break_dropout)
+    try:
+        result = _run([sys.executable, "-m", "pipeline.train", "cnn"], root, check=False)
+    finally:
+        (root / "params.yaml").write_text(original)
+    assert result.returncode == 2
+    assert result.stderr.strip() == "error: params.yaml: variants.cnn.dropout: must be in [0, 1)"
+
+
+def _check(root: Path, *args: str) -> subprocess.CompletedProcess:
+    return _run([sys.executable, "-m", "pipeline.check", *args], root, check=False)
+
+
+def test_gate_fails_below_the_thresholds_and_passes_above(project):
+    root, _ = project
+    failing = _check(root)  # one epoch on 3,000 images is below the repository's 0.85
+    assert failing.returncode == 1
+    assert re.search(r"^cnn_dropout\s+test_accuracy\s+0\.\d{4}\s+≥ 0\.9000\s+FAIL$", failing.stdout, re.M)
+    assert "checks passed: the gate FAILS" in failing.stdout
+
+    def lenient(params):
+        params["gate"] = {
+            "min_test_accuracy": 0.5,
+            "max_tflite_accuracy_drop": 0.002,
+            "max_tflite_size_bytes": 2_000_000,
+        }
+
+    original = (root / "params.yaml").read_text()
+    _edit_params(root, lenient)
+    try:
+        passing = _check(root)
+        assert passing.returncode == 0, passing.stdout
+        assert "12 of 12 checks passed: the gate passes" in passing.stdout
+
+        _run(["git", "add", "reports", "params.yaml", "dvc.lock"], root)
+        _run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "baseline"], root)
+        metrics_file = root / "reports" / "variants" / "mlp" / "metrics.json"
+        metrics = json.loads(metrics_file.read_text())
+        metrics["test_accuracy"] -= 0.02
+        metrics_file.write_text(json.dumps(metrics))
+        regressed = _check(root, "--against", "HEAD")
+        assert regressed.returncode == 1
+        assert re.search(r"^mlp\s+test_accuracy_vs_baseline\s.*FAIL$", regressed.stdout, re.M)
+
+        metrics_file.unlink()
+        missing = _check(root)
+        assert missing.returncode == 2
+        assert missing.stderr.strip() == "error: reports/variants/mlp/metrics.json is missing: run `dvc repro` first"
+        assert _check(root, "--against", "no-such-rev").stderr.strip().endswith("not a git revision of this repository")
+    finally:
+        (root / "params.yaml").write_text(original)
+        _run(["git", "checkout", "HEAD", "--", "reports"], root)

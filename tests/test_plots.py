@@ -1,0 +1,66 @@
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+
+from pipeline.config import CLASS_NAMES
+from pipeline.plots import plot_comparison, plot_confusion, plot_learning_curves, plot_predictions, plot_samples
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+def _history(start: float) -> dict[str, list[float]]:
+    return {
+        "accuracy": [start, start + 0.1],
+        "val_accuracy": [start - 0.05, start + 0.05],
+        "loss": [1.0, 0.6],
+        "val_loss": [1.1, 0.8],
+    }
+
+
+def test_sample_grid_has_25_images_labelled_with_class_names():
+    images = np.zeros((30, 28, 28), np.uint8)
+    labels = np.arange(30) % 10
+    figure = plot_samples(images, labels, CLASS_NAMES)
+    assert len(figure.axes) == 25
+    assert [axis.get_xlabel() for axis in figure.axes[:3]] == ["T-shirt/top", "Trouser", "Pullover"]
+    assert all(len(axis.images) == 1 for axis in figure.axes)
+
+
+def test_confusion_heat_map_prints_every_count():
+    matrix = np.arange(100).reshape(10, 10)
+    figure = plot_confusion(matrix, CLASS_NAMES)
+    (axis,) = figure.axes
+    assert sorted(int(text.get_text()) for text in axis.texts) == list(range(100))
+    assert [label.get_text() for label in axis.get_yticklabels()] == list(CLASS_NAMES)
+
+
+def test_prediction_grid_colours_right_blue_and_wrong_red():
+    images = np.zeros((15, 28, 28), dtype=np.uint8)
+    labels = np.arange(15) % 10
+    probabilities = np.eye(10)[(labels + np.arange(15) // 10) % 10]  # the last five are wrong
+    figure = plot_predictions(images, labels, probabilities, CLASS_NAMES)
+    colors = [axis.xaxis.label.get_color() for axis in figure.axes[::2]]
+    assert len(figure.axes) == 30
+    assert colors.count("blue") == 10 and colors.count("red") == 5
+    assert figure.axes[0].get_xlabel() == "T-shirt/top 100% (T-shirt/top)"
+
+
+def test_learning_curves_show_train_and_validation_accuracy_and_loss():
+    figure = plot_learning_curves({"cnn": _history(0.8)})
+    accuracy_axis, loss_axis = figure.axes
+    assert [line.get_label() for line in accuracy_axis.lines] == ["cnn train", "cnn validation"]
+    np.testing.assert_allclose(loss_axis.lines[1].get_ydata(), [1.1, 0.8])
+
+
+def test_comparison_puts_every_variant_on_shared_axes_and_marks_the_best():
+    histories = {"mlp": _history(0.8), "cnn": _history(0.85)}
+    figure = plot_comparison(histories, {"mlp": 0.86, "cnn": 0.91}, best="cnn")
+    accuracy_axis, loss_axis, bar_axis = figure.axes
+    assert len(accuracy_axis.lines) == len(loss_axis.lines) == 4
+    assert [patch.get_height() for patch in bar_axis.patches] == [0.86, 0.91]
+    assert bar_axis.patches[1].get_linewidth() == 2
+    assert "best: cnn" in bar_axis.get_title()
