@@ -7,7 +7,7 @@ DATASET_DIR := /usr/share/datasets/fashion-mnist
 export PATH := $(BIN):$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup dataset repro test gate lint clean
+.PHONY: help setup dataset repro test gate bench lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -45,8 +45,13 @@ test: setup ## run the test suite (includes a tiny end-to-end dvc repro)
 gate: setup ## check the committed metrics against the bounds under `gate:` in params.yaml
 	python -m pipeline.check
 
+bench: setup ## time our training against the tutorials' code, and the whole pipeline (about 15 min)
+	dvc repro preprocess
+	python bench/train_speed.py
+	python bench/pipeline_time.py
+
 lint: setup ## check the code with ruff
-	ruff check pipeline tests
+	ruff check pipeline tests bench
 
 clean: ## remove the pipeline's outputs and the MLflow store (keeps .venv and the DVC cache)
 	rm -rf data/raw data/prepared models reports/data reports/variants reports/comparison.* mlflow.db mlartifacts dvc_plots

@@ -41,6 +41,8 @@ CLASS_NAMES = (
 IMAGE_SHAPE = (28, 28)
 SPLITS = ("train", "val", "test")
 MODEL_TYPES = ("mlp", "cnn")
+LR_SCHEDULES = ("constant", "cosine")
+PRECISIONS = ("float32", "mixed_bfloat16")
 # Comparison columns a best variant can be picked by; the first four are costs (lower is better).
 LOWER_IS_BETTER = ("test_loss", "train_test_gap", "tflite_size_bytes", "train_seconds")
 COMPARABLE_METRICS = (*LOWER_IS_BETTER, "val_accuracy", "test_accuracy", "tflite_accuracy")
@@ -137,9 +139,12 @@ class VariantParams:
     dropout: float = 0.0
     hidden_units: int = 128
     filters: tuple[int, ...] = (32, 64)
+    batch_norm: bool = False
     epochs: int = 10
     batch_size: int = 64
     learning_rate: float = 0.001
+    lr_schedule: str = "constant"
+    precision: str = "float32"
 
 
 @dataclass(frozen=True)
@@ -219,6 +224,8 @@ def _validate_variant(name: str, spec: VariantParams) -> None:
     _require(spec.epochs >= 1, f"{key}.epochs", "must be at least 1")
     _require(spec.batch_size >= 1, f"{key}.batch_size", "must be at least 1")
     _require(spec.learning_rate > 0, f"{key}.learning_rate", "must be positive")
+    _require(spec.precision in PRECISIONS, f"{key}.precision", f"must be one of {', '.join(PRECISIONS)}")
+    _require(spec.lr_schedule in LR_SCHEDULES, f"{key}.lr_schedule", f"must be one of {', '.join(LR_SCHEDULES)}")
 
 
 def _convert(value: Any, hint: Any, key: str) -> Any:

@@ -9,7 +9,7 @@ import numpy as np
 
 from pipeline import cli, config, tracking
 from pipeline.artifacts import atomic_path, load_split, read_json, save_figure, write_history, write_json
-from pipeline.models import build_model, compile_model
+from pipeline.models import as_float32, build_model, compile_model
 from pipeline.plots import plot_learning_curves
 
 with cli.quiet_native_logs():  # TensorFlow's C++ start-up messages
@@ -39,21 +39,34 @@ class EpochLogger(keras.callbacks.Callback):
         tracking.log_metrics({f"epoch_{key}": value for key, value in (logs or {}).items()}, step=epoch + 1)
 
 
+VALIDATION_BATCH = 1024
+
+
+def make_dataset(images: np.ndarray, labels: np.ndarray, batch_size: int, shuffle_seed: int | None = None):
+    """A cached, batched, prefetched tf.data pipeline; reshuffled every epoch when seeded."""
+    data = tf.data.Dataset.from_tensor_slices((images.astype(np.float32), labels)).cache()
+    if shuffle_seed is not None:
+        data = data.shuffle(len(labels), seed=shuffle_seed, reshuffle_each_iteration=True)
+    return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def steps_per_epoch(count: int, batch_size: int) -> int:
+    return -(-count // batch_size)
+
+
 def train_model(
     model: keras.Model,
     train: tuple[np.ndarray, np.ndarray],
     val: tuple[np.ndarray, np.ndarray],
     spec: config.VariantParams,
+    seed: int,
     callbacks: Sequence[keras.callbacks.Callback] = (),
 ) -> dict[str, list[float]]:
     """Fit a compiled model, validating every epoch; returns the per-epoch history."""
-    (train_images, train_labels), (val_images, val_labels) = train, val
     history = model.fit(
-        train_images.astype(np.float32),
-        train_labels,
-        validation_data=(val_images.astype(np.float32), val_labels),
+        make_dataset(*train, spec.batch_size, shuffle_seed=seed),
+        validation_data=make_dataset(*val, VALIDATION_BATCH),
         epochs=spec.epochs,
-        batch_size=spec.batch_size,
         callbacks=list(callbacks),
         verbose=2,
     )
@@ -68,17 +81,18 @@ def main() -> None:
     configure_runtime(params.seed, params.threads)
     train, val = load_split(config.split_path("train")), load_split(config.split_path("val"))
     data_hash = read_json(config.DATA_REPORTS_DIR / "summary.json")["data_sha256"]
-    model = compile_model(build_model(spec), spec.learning_rate)
+    model = build_model(spec, precision=spec.precision)
+    model = compile_model(model, spec, steps_per_epoch(len(train[1]), spec.batch_size))
     tags = {"data_sha256": data_hash}
     with tracking.variant_run(name, paths.run_file, params.tracking.experiment, new=True, tags=tags):
         tracking.log_params(
             {"variant": dataclasses.asdict(spec), "seed": params.seed, "data": dataclasses.asdict(params.data)}
         )
         started = time.perf_counter()
-        history = train_model(model, train, val, spec, [EpochLogger()])
+        history = train_model(model, train, val, spec, params.seed, [EpochLogger()])
         seconds = time.perf_counter() - started
         with atomic_path(paths.model) as temporary:
-            model.save(temporary)
+            as_float32(model, spec).save(temporary)
         write_history(paths.history, history)
         save_figure(paths.learning_curves, plot_learning_curves({name: history}))
         summary = {

@@ -27,7 +27,9 @@ def test_repository_params_load_with_the_four_variants():
     params = load_params()
     assert isinstance(params, Params)
     assert list(params.variants) == ["mlp", "mlp_dropout", "cnn", "cnn_dropout"]
-    assert params.variant("cnn_dropout") == VariantParams(model="cnn", dropout=0.3, filters=(32, 64))
+    cnn_dropout = params.variant("cnn_dropout")
+    assert (cnn_dropout.model, cnn_dropout.dropout, cnn_dropout.filters) == ("cnn", 0.3, (32, 64))
+    assert cnn_dropout.precision == "mixed_bfloat16" and cnn_dropout.lr_schedule == "cosine"
     assert params.variant("mlp").model == "mlp"
     assert params.data == DataParams(source_dir=None, val_fraction=0.1, limit=None)
     assert params.tracking.experiment == "fashion-mnist"
@@ -225,6 +227,12 @@ def test_best_by_must_be_a_comparison_column(raw_params):
     message = _error(raw_params)
     assert message.startswith("params.yaml: compare.best_by: must be one of")
     assert "test_accuracy" in message
+
+
+@pytest.mark.parametrize("key", ["precision", "lr_schedule"])
+def test_unknown_precision_or_schedule_lists_the_choices(raw_params, key):
+    raw_params["variants"]["cnn"][key] = "fast"
+    assert _error(raw_params).startswith(f"params.yaml: variants.cnn.{key}: must be one of")
 
 
 def test_a_negative_seed_is_rejected(raw_params):

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from pipeline.config import VariantParams
-from pipeline.models import build_model, compile_model
+from pipeline.models import as_float32, build_model, compile_model, learning_rate_schedule
 
 
 def _layer_types(model: keras.Model) -> list[str]:
@@ -46,6 +46,38 @@ def test_dropout_is_present_only_when_asked(model_type):
 
 
 def test_compiled_model_uses_the_learning_rate_and_logit_loss():
-    model = compile_model(build_model(VariantParams(model="mlp")), learning_rate=0.005)
+    spec = VariantParams(model="mlp", learning_rate=0.005)
+    model = compile_model(build_model(spec), spec, steps_per_epoch=10)
     assert float(model.optimizer.learning_rate) == pytest.approx(0.005)
     assert model.loss.from_logits
+
+
+def test_cosine_schedule_decays_to_zero_over_the_whole_run():
+    spec = VariantParams(model="mlp", learning_rate=0.004, epochs=5, lr_schedule="cosine")
+    schedule = learning_rate_schedule(spec, steps_per_epoch=20)
+    assert float(schedule(0)) == pytest.approx(0.004)
+    assert float(schedule(50)) == pytest.approx(0.002)
+    assert float(schedule(100)) == pytest.approx(0.0, abs=1e-9)
+    assert learning_rate_schedule(VariantParams(model="mlp", learning_rate=0.004), 20) == 0.004
+
+
+def test_batch_norm_replaces_the_convolution_bias():
+    plain = build_model(VariantParams(model="cnn", filters=(8,)))
+    normed = build_model(VariantParams(model="cnn", filters=(8,), batch_norm=True))
+    assert "BatchNormalization" in _layer_types(normed) and "BatchNormalization" not in _layer_types(plain)
+    # 8 conv biases removed; 4 × 8 normalization weights added.
+    assert normed.count_params() == plain.count_params() - 8 + 32
+
+
+def test_mixed_precision_computes_in_bfloat16_but_saves_float32():
+    spec = VariantParams(model="cnn", filters=(8,), hidden_units=16, precision="mixed_bfloat16")
+    mixed = build_model(spec, precision=spec.precision)
+    assert mixed.layers[-2].compute_dtype == "bfloat16"
+    assert mixed.layers[-1].compute_dtype == "float32"  # the logits
+    float_model = as_float32(mixed, spec)
+    assert {layer.compute_dtype for layer in float_model.layers} == {"float32"}
+    for a, b in zip(mixed.get_weights(), float_model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    pixels = np.random.default_rng(0).integers(0, 256, size=(4, 28, 28)).astype(np.float32)
+    np.testing.assert_allclose(float_model.predict(pixels, verbose=0), mixed.predict(pixels, verbose=0), atol=0.05)
+    assert keras.mixed_precision.global_policy().name == "float32"  # the global policy is restored

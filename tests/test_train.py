@@ -18,8 +18,8 @@ def separable_dataset(count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 def _train(spec: VariantParams, seed: int = 1):
     configure_runtime(seed, threads=2)
-    model = compile_model(build_model(spec), spec.learning_rate)
-    history = train_model(model, separable_dataset(400, 0), separable_dataset(100, 1), spec)
+    model = compile_model(build_model(spec), spec, steps_per_epoch=13)
+    history = train_model(model, separable_dataset(400, 0), separable_dataset(100, 1), spec, seed=seed)
     return model, history
 
 

@@ -1,0 +1,111 @@
+"""Wall time of a full default `dvc repro`, of a no-op one, and the pipeline's own overhead.
+
+    python bench/pipeline_time.py
+
+Runs in a fresh temporary copy of the repository (your workspace, DVC cache and MLflow store
+are untouched), with the default params.yaml. Each stage's wall time comes from DVC's
+"Running stage" lines as they appear. Overhead is what a stage spends besides its work:
+Python start-up and imports (timed by importing each stage module in a new interpreter) and
+MLflow tracking (timed by opening, logging to and closing a run in a scratch store).
+"""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+PROJECT_FILES = ("pipeline", "dvc.yaml", "params.yaml", ".dvcignore", ".dvc/config", ".dvc/.gitignore", ".gitignore")
+TRACKING_PROBE = """
+import time, mlflow
+from pipeline import tracking
+start = time.perf_counter()
+with tracking.summary_run("probe", "overhead-probe", tags={}):
+    tracking.log_params({"a": 1, "b": 2})
+    tracking.log_metrics({"x": 0.5, "y": 0.25})
+print(time.perf_counter() - start)
+"""
+
+
+def _environment() -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("MLFLOW_")}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    return env
+
+
+def copy_project(root: Path) -> None:
+    for name in PROJECT_FILES:
+        source, target = REPO / name, root / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, target)
+    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+
+
+def timed_repro(root: Path) -> tuple[float, dict[str, float]]:
+    """Total seconds of `dvc repro` and the seconds of each stage it ran."""
+    started = time.perf_counter()
+    marks: list[tuple[str, float]] = []
+    with subprocess.Popen(
+        ["dvc", "repro"], cwd=root, env=_environment(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    ) as process:
+        for line in process.stdout:
+            if match := re.match(r"Running stage '([^']+)'", line):
+                marks.append((match.group(1), time.perf_counter()))
+    total = time.perf_counter() - started
+    if process.returncode != 0:
+        sys.exit(f"dvc repro failed with exit code {process.returncode}")
+    ends = [moment for _, moment in marks[1:]] + [started + total]
+    return total, {stage: end - begin for (stage, begin), end in zip(marks, ends)}
+
+
+def import_seconds(module: str, root: Path) -> float:
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", f"import {module}"], cwd=root, env=_environment(), check=True)
+    return time.perf_counter() - started
+
+
+def tracking_seconds(root: Path) -> float:
+    env = _environment() | {"MLFLOW_TRACKING_URI": f"sqlite:///{root / 'probe.db'}"}
+    subprocess.run([sys.executable, "-c", TRACKING_PROBE], cwd=root, env=env, check=True, capture_output=True)
+    result = subprocess.run(
+        [sys.executable, "-c", TRACKING_PROBE], cwd=root, env=env, check=True, capture_output=True, text=True
+    )  # the second run: an existing store
+    return float(result.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory(prefix="pipeline-bench-") as directory:
+        root = Path(directory)
+        copy_project(root)
+        print("running the full default dvc repro in a fresh copy (several minutes)...", flush=True)
+        total, stages = timed_repro(root)
+        started = time.perf_counter()
+        subprocess.run(["dvc", "repro"], cwd=root, env=_environment(), check=True, capture_output=True)
+        noop = time.perf_counter() - started
+        tracking = tracking_seconds(root)
+        imports = {
+            module: import_seconds(f"pipeline.{module}", root)
+            for module in ("fetch", "preprocess", "train", "evaluate", "export", "compare")
+        }
+    print(f"\n{'stage':<24} {'wall s':>8} {'start-up s':>11} {'tracking s':>11} {'overhead':>9}")
+    overhead_total = 0.0
+    for stage, seconds in stages.items():
+        module = stage.split("@")[0]
+        tracked = tracking if module in ("train", "evaluate", "export", "compare") else 0.0
+        overhead = imports[module] + tracked
+        overhead_total += overhead
+        print(f"{stage:<24} {seconds:>8.1f} {imports[module]:>11.1f} {tracked:>11.1f} {overhead / seconds:>8.0%}")
+    print(f"\nfull default dvc repro: {total:.1f} s ({total / 60:.1f} min); target < 10 min")
+    print(f"no-op dvc repro:        {noop:.2f} s; target < 3 s")
+    print(f"pipeline overhead:      {overhead_total:.1f} s = {overhead_total / total:.0%} of the full repro")
+
+
+if __name__ == "__main__":
+    main()
