@@ -80,12 +80,18 @@ def confusion_csv(labels: np.ndarray, predicted: np.ndarray, class_names) -> str
     return "\n".join(rows) + "\n"
 
 
-def main() -> None:
-    name = cli.parse_variant(__doc__)
+def open_trained_variant(description: str | None) -> tuple[str, config.Params, config.VariantPaths, keras.Model]:
+    """For the stages after train: the variant named on the command line, the validated params,
+    the variant's paths and its trained model."""
+    name = cli.parse_variant(description)
     params = config.load_params()
-    paths = config.VariantPaths(name)
     params.variant(name)
-    model = load_model(paths.model)
+    paths = config.VariantPaths(name)
+    return name, params, paths, load_model(paths.model)
+
+
+def main() -> None:
+    name, params, paths, model = open_trained_variant(__doc__)
     splits = {split: load_split(config.split_path(split)) for split in config.SPLITS}
     result = evaluate_model(model, splits, config.CLASS_NAMES)
     test_images, test_labels = splits["test"]

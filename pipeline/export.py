@@ -11,7 +11,7 @@ import numpy as np
 
 from pipeline import cli, config, tracking
 from pipeline.artifacts import load_split, write_bytes, write_json
-from pipeline.evaluate import accuracy, load_model, predict_logits
+from pipeline.evaluate import accuracy, open_trained_variant, predict_logits
 
 with cli.quiet_native_logs():  # TensorFlow's C++ start-up messages
     import tensorflow as tf
@@ -57,11 +57,7 @@ def compare_with_keras(tflite_logits: np.ndarray, keras_logits: np.ndarray, labe
 
 
 def main() -> None:
-    name = cli.parse_variant(__doc__)
-    params = config.load_params()
-    paths = config.VariantPaths(name)
-    params.variant(name)
-    model = load_model(paths.model)
+    name, params, paths, model = open_trained_variant(__doc__)
     images, labels = load_split(config.split_path("test"))
     content = convert_to_tflite(model)
     tflite_logits = run_tflite(content, images, params.threads)
