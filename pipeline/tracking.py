@@ -65,10 +65,13 @@ def git_commit() -> str:
     return result.stdout.strip() or "unknown"
 
 
-def _experiment_tag() -> dict[str, str]:
-    """The DVC experiment a run belongs to (`dvc exp run` names it in $DVC_EXP_NAME)."""
-    name = os.environ.get("DVC_EXP_NAME")
-    return {"dvc_experiment": name} if name else {}
+def provenance_tags() -> dict[str, str]:
+    """Where a run comes from: the git commit, and the DVC experiment (`dvc exp run` names it
+    in $DVC_EXP_NAME)."""
+    tags = {"git_commit": git_commit()}
+    if name := os.environ.get("DVC_EXP_NAME"):
+        tags["dvc_experiment"] = name
+    return tags
 
 
 def _recorded_run_id(run_file: Path) -> str | None:
@@ -96,7 +99,7 @@ def variant_run(variant: str, run_file: Path, experiment: str, *, new: bool, tag
     mlflow.set_tracking_uri(tracking_uri())
     experiment_id = _experiment_id(experiment)
     run_id = None if new else _recorded_run_id(run_file)
-    all_tags = {"variant": variant, "git_commit": git_commit(), **_experiment_tag(), **tags}
+    all_tags = {"variant": variant, **provenance_tags(), **tags}
     with mlflow.start_run(run_id=run_id, experiment_id=experiment_id, run_name=variant, tags=all_tags) as run:
         yield run
         if new:
@@ -107,7 +110,7 @@ def variant_run(variant: str, run_file: Path, experiment: str, *, new: bool, tag
 def summary_run(name: str, experiment: str, tags: dict[str, str]) -> Iterator[Any]:
     """A run of its own for results that span the variants, such as the comparison."""
     mlflow.set_tracking_uri(tracking_uri())
-    all_tags = {"git_commit": git_commit(), **_experiment_tag(), **tags}
+    all_tags = {**provenance_tags(), **tags}
     with mlflow.start_run(experiment_id=_experiment_id(experiment), run_name=name, tags=all_tags) as run:
         yield run
 
