@@ -7,10 +7,10 @@ DATASET_DIR := /usr/share/datasets/fashion-mnist
 export PATH := $(BIN):$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup dataset repro test gate bench lint clean
+.PHONY: help setup dataset repro test gate bench bench-tflite lint clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
 setup: $(VENV)/.installed dataset ## create .venv with the pinned dependencies and make the dataset available
 
@@ -49,6 +49,10 @@ bench: setup ## time our training against the tutorials' code, and the whole pip
 	dvc repro preprocess
 	python bench/train_speed.py
 	python bench/pipeline_time.py
+
+bench-tflite: setup ## every exported .tflite file: accuracy, size, latency, against Keras (after the pipeline)
+	dvc repro
+	python bench/tflite_speed.py
 
 lint: setup ## check the code with ruff
 	ruff check pipeline tests bench

@@ -61,26 +61,59 @@ def git_reader(revision: str) -> Reader:
     return read
 
 
+TFLITE_KEYS = (
+    "float32.accuracy_drop",
+    "float32.top1_agreement",
+    "float32.size_bytes",
+    "int8.size_vs_float32",
+    *(f"{flavour}.accuracy_drop" for flavour in config.QUANTIZED_FLAVOURS),
+)
+
+
+def _dotted(data: dict, key: str) -> float:
+    for part in key.split("."):
+        data = data[part]
+    return float(data)
+
+
 def _load(path: Path, read: Reader, keys: tuple[str, ...], where: str) -> dict[str, float]:
     text = read(path)
     if text is None:
         raise cli.PipelineError(f"{path.relative_to(config.ROOT)} is missing{where}: run `dvc repro` first")
     try:
         data = json.loads(text)
-        return {key: float(data[key]) for key in keys}
+        return {key: _dotted(data, key) for key in keys}
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
         raise cli.PipelineError(f"{path.relative_to(config.ROOT)}{where} is malformed: {error!r}") from error
 
 
-def read_metrics(variants: list[str], read: Reader = read_workspace, where: str = "") -> dict[str, dict[str, float]]:
-    """The gated values of each variant, from its metrics.json and tflite.json."""
+def read_metrics(
+    variants: list[str], read: Reader = read_workspace, where: str = "", tflite: bool = True
+) -> dict[str, dict[str, float]]:
+    """The gated values of each variant, from its metrics.json and (with `tflite`) its tflite.json,
+    nested values under dotted keys."""
     metrics = {}
     for name in variants:
         paths = config.VariantPaths(name)
-        metrics[name] = _load(paths.metrics, read, ("test_accuracy",), where) | _load(
-            paths.tflite_metrics, read, ("keras_accuracy", "tflite_accuracy", "tflite_size_bytes"), where
-        )
+        metrics[name] = _load(paths.metrics, read, ("test_accuracy",), where)
+        if tflite:
+            metrics[name] |= _load(paths.tflite_metrics, read, TFLITE_KEYS, where)
     return metrics
+
+
+def tflite_checks(name: str, values: dict[str, float], gate: config.GateParams) -> list[Check]:
+    """The exported files: float32 faithful to Keras and small enough, quantized files close, int8 small."""
+    checks = [
+        Check(name, "float32.accuracy_drop", values["float32.accuracy_drop"], gate.max_tflite_accuracy_drop, False),
+        Check(name, "float32.top1_agreement", values["float32.top1_agreement"], gate.min_tflite_agreement, True),
+        Check(name, "float32.size_bytes", values["float32.size_bytes"], gate.max_tflite_size_bytes, False),
+    ]
+    checks += [
+        Check(name, key, values[key], gate.max_quantized_accuracy_drop, False)
+        for key in (f"{flavour}.accuracy_drop" for flavour in config.QUANTIZED_FLAVOURS)
+    ]
+    checks.append(Check(name, "int8.size_vs_float32", values["int8.size_vs_float32"], gate.max_int8_size_ratio, False))
+    return checks
 
 
 def gate_checks(
@@ -90,12 +123,8 @@ def gate_checks(
     checks = []
     for name, values in metrics.items():
         minimum = gate.min_test_accuracy_by_variant.get(name, gate.min_test_accuracy)
-        drop = round(values["keras_accuracy"] - values["tflite_accuracy"], 6)
-        checks += [
-            Check(name, "test_accuracy", values["test_accuracy"], minimum, minimum=True),
-            Check(name, "tflite_accuracy_drop", drop, gate.max_tflite_accuracy_drop, minimum=False),
-            Check(name, "tflite_size_bytes", values["tflite_size_bytes"], gate.max_tflite_size_bytes, minimum=False),
-        ]
+        checks.append(Check(name, "test_accuracy", values["test_accuracy"], minimum, minimum=True))
+        checks += tflite_checks(name, values, gate)
         if baseline and name in baseline:
             floor = round(baseline[name]["test_accuracy"] - gate.max_regression, 6)
             checks.append(Check(name, "test_accuracy_vs_baseline", values["test_accuracy"], floor, minimum=True))
@@ -134,7 +163,7 @@ def main() -> None:
     baseline = None
     if reader:
         present = [name for name in variants if reader(config.VariantPaths(name).metrics) is not None]
-        baseline = read_metrics(present, reader, where=f" at {args.against}")
+        baseline = read_metrics(present, reader, where=f" at {args.against}", tflite=False)
         for name in sorted(set(variants) - set(present)):
             print(f"note: {name} has no metrics at {args.against}; no baseline to compare with")
     checks = gate_checks(metrics, params.gate, baseline)

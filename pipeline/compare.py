@@ -22,6 +22,15 @@ COLUMNS = {
     "tflite_accuracy": "tflite acc",
     "tflite_size_bytes": "tflite bytes",
 }
+DEVICE_COLUMNS = {
+    "accuracy": ("accuracy", "{:.4f}"),
+    "top1_agreement": ("agreement", "{:.2%}"),
+    "size_bytes": ("bytes", "{:,}"),
+    "size_vs_float32": ("size", "{:.0%}"),
+    "latency_ms_median": ("ms/image", "{:.3f}"),
+    "latency_ms_p95": ("p95 ms", "{:.3f}"),
+    "throughput_images_per_s": ("images/s", "{:,.0f}"),
+}
 FORMATS = {"dropout": "{:g}", "train_seconds": "{:.1f}", "parameters": "{:,}", "tflite_size_bytes": "{:,}"}
 
 
@@ -32,8 +41,27 @@ def variant_row(name: str, spec: config.VariantParams) -> dict:
     row = {"variant": name, "model": spec.model, "dropout": spec.dropout}
     row |= {key: training[key] for key in ("parameters", "epochs", "train_seconds")}
     row |= {key: metrics[key] for key in ("val_accuracy", "test_accuracy", "test_loss", "train_test_gap")}
-    row |= {key: tflite[key] for key in ("tflite_accuracy", "tflite_size_bytes")}
+    row |= {"tflite_accuracy": tflite["float32"]["accuracy"], "tflite_size_bytes": tflite["float32"]["size_bytes"]}
+    row["on_device"] = {flavour: tflite[flavour] for flavour in config.TFLITE_FLAVOURS}
+    row["keras_predict_latency_ms_median"] = tflite["keras_predict_latency_ms_median"]
     return row
+
+
+def device_table(rows: list[dict], threads: int, throughput_batch: int) -> str:
+    """Every exported file of every variant as LiteRT ran it: what an app developer picks from."""
+    header = ["variant", "file", *(title for title, _ in DEVICE_COLUMNS.values()), "Keras predict ms"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in rows:
+        for flavour, figures in row["on_device"].items():
+            cells = [row["variant"], flavour] + [form.format(figures[key]) for key, (_, form) in DEVICE_COLUMNS.items()]
+            keras_ms = f"{row['keras_predict_latency_ms_median']:.1f}" if flavour == "float32" else ""
+            lines.append("| " + " | ".join([*cells, keras_ms]) + " |")
+    note = (
+        f"\nLatency: one image per call through the `serving_default` signature runner, median and 95th percentile; "
+        f"images/s at batch {throughput_batch}; LiteRT with {threads} threads. Keras predict: `model.predict` on "
+        "one image.\n"
+    )
+    return "\n".join(lines) + "\n" + note
 
 
 def best_variant(rows: list[dict], metric: str) -> str:
@@ -59,6 +87,7 @@ def markdown_table(rows: list[dict], best: str) -> str:
 
 def main() -> None:
     params = config.load_params()
+    tracking.check_reachable()  # before writing the reports, not after
     rows = [variant_row(name, spec) for name, spec in params.variants.items()]
     metric = params.compare.best_by
     best = best_variant(rows, metric)
@@ -67,7 +96,11 @@ def main() -> None:
     figure = plot_comparison(histories, {row["variant"]: row["test_accuracy"] for row in rows}, best)
     outputs = config.COMPARISON
     write_json(outputs["json"], {"best_by": metric, "best": best, "variants": rows})
-    write_text(outputs["md"], f"# Variant comparison\n\nBest by `{metric}`: **{best}** ★\n\n{table}")
+    devices = device_table(rows, params.threads, params.export.throughput_batch)
+    write_text(
+        outputs["md"],
+        f"# Variant comparison\n\nBest by `{metric}`: **{best}** ★\n\n{table}\n## On device (LiteRT)\n\n{devices}",
+    )
     save_figure(outputs["png"], figure)
     tags = {"best_variant": best, "run_type": "comparison"}
     with tracking.summary_run("comparison", params.tracking.experiment, tags=tags):

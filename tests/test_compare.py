@@ -4,7 +4,7 @@ import pytest
 
 from pipeline import config
 from pipeline.cli import PipelineError
-from pipeline.compare import best_variant, markdown_table, variant_row
+from pipeline.compare import best_variant, device_table, markdown_table, variant_row
 
 ROWS = [
     {
@@ -36,6 +36,23 @@ ROWS = [
         "tflite_size_bytes": 1_691_300,
     },
 ]
+FIGURES = {
+    "accuracy": 0.915,
+    "accuracy_drop": 0.0,
+    "top1_agreement": 1.0,
+    "max_abs_probability_diff": 1e-6,
+    "size_bytes": 1_691_300,
+    "size_vs_float32": 1.0,
+    "latency_ms_median": 0.0331,
+    "latency_ms_p95": 0.0349,
+    "throughput_images_per_s": 33382.0,
+}
+ON_DEVICE = {
+    "float32": FIGURES,
+    "dynamic_range": FIGURES | {"accuracy": 0.914, "size_bytes": 430_536, "size_vs_float32": 0.2546},
+    "float16": FIGURES | {"size_bytes": 849_360, "size_vs_float32": 0.5022},
+    "int8": FIGURES | {"accuracy": 0.9127, "top1_agreement": 0.9961, "size_bytes": 433_224, "size_vs_float32": 0.2561},
+}
 
 
 def test_best_is_highest_accuracy_or_lowest_cost():
@@ -61,13 +78,26 @@ def variant_reports(tmp_path, monkeypatch):
     paths.training.write_text(json.dumps({k: row[k] for k in ("parameters", "epochs", "train_seconds")}))
     metrics = {k: row[k] for k in ("val_accuracy", "test_accuracy", "test_loss", "train_test_gap")}
     paths.metrics.write_text(json.dumps(metrics | {"train_accuracy": 0.95}))
-    paths.tflite_metrics.write_text(json.dumps({k: row[k] for k in ("tflite_accuracy", "tflite_size_bytes")}))
+    paths.tflite_metrics.write_text(
+        json.dumps(ON_DEVICE | {"keras_accuracy": 0.915, "keras_predict_latency_ms_median": 41.5})
+    )
     return paths
 
 
 def test_row_is_read_from_the_stage_outputs(variant_reports):
     spec = config.VariantParams(model="cnn", dropout=0.3)
-    assert variant_row("cnn", spec) == ROWS[1]
+    row = variant_row("cnn", spec)
+    assert {key: row[key] for key in ROWS[1]} == ROWS[1]
+    assert row["on_device"] == ON_DEVICE and row["keras_predict_latency_ms_median"] == 41.5
+
+
+def test_device_table_lists_every_file_of_every_variant(variant_reports):
+    row = variant_row("cnn", config.VariantParams(model="cnn", dropout=0.3))
+    lines = device_table([row], threads=2, throughput_batch=256).splitlines()
+    assert lines[0].startswith("| variant | file | accuracy | agreement | bytes | size | ms/image |")
+    assert lines[2] == "| cnn | float32 | 0.9150 | 100.00% | 1,691,300 | 100% | 0.033 | 0.035 | 33,382 | 41.5 |"
+    assert lines[5].startswith("| cnn | int8 | 0.9127 | 99.61% | 433,224 | 26% |")
+    assert "2 threads" in lines[-1] and "batch 256" in lines[-1]
 
 
 def test_a_variant_whose_stages_have_not_run_is_named(variant_reports):
