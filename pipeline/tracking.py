@@ -9,20 +9,38 @@ import logging
 import os
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import mlflow
+import requests
+from mlflow.environment_variables import (
+    MLFLOW_TRACKING_CLIENT_CERT_PATH,
+    MLFLOW_TRACKING_INSECURE_TLS,
+    MLFLOW_TRACKING_SERVER_CERT_PATH,
+)
 from mlflow.exceptions import MlflowException
 
 from pipeline import config
 from pipeline.artifacts import read_json, write_json
+from pipeline.cli import PipelineError
 
 TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
 STORE_FILE = "mlflow.db"
 ARTIFACTS_DIR = "mlartifacts"
+
+# MLflow retries a failed request to a tracking server 7 times with backoff, about 4 minutes, before
+# giving up. With these a stage waits 0, 2 and 4 s between attempts (a server restart) and then
+# fails. Each applies only when the user has not set it.
+HTTP_REQUEST_DEFAULTS = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "3",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "20",  # seconds per attempt
+}
+PROBE_TIMEOUT_SECONDS = 5
+_reachable_servers: set[str] = set()
 
 for _noisy in ("mlflow", "alembic"):
     logging.getLogger(_noisy).setLevel(logging.WARNING)
@@ -44,6 +62,62 @@ def repository_root(root: Path = config.ROOT) -> Path:
 def tracking_uri(environ: Mapping[str, str] = os.environ) -> str:
     """$MLFLOW_TRACKING_URI, or the SQLite store that plain `mlflow ui` reads at the repository root."""
     return environ.get(TRACKING_URI_ENV) or f"sqlite:///{repository_root() / STORE_FILE}"
+
+
+def is_server(uri: str) -> bool:
+    """Whether the tracking URI names a tracking server (rather than a local store)."""
+    return uri.startswith(("http://", "https://"))
+
+
+def bound_http_retries(environ: MutableMapping[str, str] = os.environ) -> None:
+    """Set HTTP_REQUEST_DEFAULTS in `environ`, where MLflow reads them, unless already set."""
+    for name, value in HTTP_REQUEST_DEFAULTS.items():
+        environ.setdefault(name, value)
+
+
+def _root_cause(error: BaseException) -> str:
+    """The innermost system error of a failed request, e.g. "Connection refused"."""
+    if isinstance(error, requests.Timeout):
+        return f"no answer within {PROBE_TIMEOUT_SECONDS} s"
+    reason = str(error)
+    while (error := error.__cause__ or error.__context__) is not None:
+        if isinstance(error, OSError) and error.strerror:
+            reason = str(error.strerror)
+    return reason
+
+
+def check_reachable(uri: str | None = None) -> None:
+    """Stop the stage in seconds, before any expensive work, when the tracking server does not answer.
+
+    Only http(s) URIs are probed, once per process; any HTTP answer counts (a server behind a proxy
+    or a login answers too). Opening a run calls this; a stage may call it first thing.
+    """
+    uri = uri or tracking_uri()
+    if not is_server(uri) or uri in _reachable_servers:
+        return
+    verify = MLFLOW_TRACKING_SERVER_CERT_PATH.get() or not MLFLOW_TRACKING_INSECURE_TLS.get()
+    try:
+        requests.get(
+            f"{uri.rstrip('/')}/health",
+            timeout=PROBE_TIMEOUT_SECONDS,
+            verify=verify,
+            cert=MLFLOW_TRACKING_CLIENT_CERT_PATH.get(),
+        )
+    except requests.RequestException as error:
+        raise PipelineError(
+            f"MLflow tracking server {uri} is not reachable ({_root_cause(error)}): "
+            f"start it or unset {TRACKING_URI_ENV}"
+        ) from error
+    _reachable_servers.add(uri)
+
+
+def _use_tracking_store() -> None:
+    """Point MLflow at the store; a server must answer, and its requests give up within seconds."""
+    uri = tracking_uri()
+    if is_server(uri):
+        check_reachable(uri)
+        bound_http_retries()
+    mlflow.set_tracking_uri(uri)
 
 
 def _experiment_id(name: str) -> str:
@@ -96,7 +170,7 @@ def variant_run(variant: str, run_file: Path, experiment: str, *, new: bool, tag
 
     A stage that raises leaves the run FAILED, not RUNNING.
     """
-    mlflow.set_tracking_uri(tracking_uri())
+    _use_tracking_store()
     experiment_id = _experiment_id(experiment)
     run_id = None if new else _recorded_run_id(run_file)
     all_tags = {"variant": variant, **provenance_tags(), **tags}
@@ -109,7 +183,7 @@ def variant_run(variant: str, run_file: Path, experiment: str, *, new: bool, tag
 @contextmanager
 def summary_run(name: str, experiment: str, tags: dict[str, str]) -> Iterator[Any]:
     """A run of its own for results that span the variants, such as the comparison."""
-    mlflow.set_tracking_uri(tracking_uri())
+    _use_tracking_store()
     all_tags = {**provenance_tags(), **tags}
     with mlflow.start_run(experiment_id=_experiment_id(experiment), run_name=name, tags=all_tags) as run:
         yield run

@@ -1,10 +1,14 @@
 import json
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import mlflow
 import pytest
+from conftest import free_port
 
 from pipeline import tracking
+from pipeline.cli import PipelineError
 
 
 @pytest.fixture
@@ -61,3 +65,47 @@ def test_a_run_missing_from_the_store_is_replaced_by_a_new_one(store, tmp_path, 
         pass
     assert run.info.run_id != "0" * 32
     assert "is not in" in capsys.readouterr().err
+
+
+def test_a_server_that_is_down_stops_the_stage_with_one_line_naming_it():
+    uri = f"http://127.0.0.1:{free_port()}"
+    with pytest.raises(PipelineError) as error:
+        tracking.check_reachable(uri)
+    assert str(error.value) == (
+        f"MLflow tracking server {uri} is not reachable (Connection refused): start it or unset MLFLOW_TRACKING_URI"
+    )
+
+
+def test_no_run_is_opened_and_no_run_file_written_when_the_server_is_down(monkeypatch, tmp_path):
+    monkeypatch.setenv(tracking.TRACKING_URI_ENV, f"http://127.0.0.1:{free_port()}")
+    run_file = tmp_path / "mlflow_run.json"
+    with (
+        pytest.raises(PipelineError, match="is not reachable"),
+        tracking.variant_run("mlp", run_file, "test-exp", new=True, tags={}),
+    ):
+        pytest.fail("the stage's work ran")
+    assert not run_file.exists()
+    assert mlflow.active_run() is None
+
+
+def test_any_http_answer_counts_as_reachable_and_local_stores_are_not_probed():
+    server = HTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)  # answers every GET with 501
+    thread = threading.Thread(target=server.handle_request)
+    thread.start()
+    try:
+        tracking.check_reachable(f"http://127.0.0.1:{server.server_port}/")
+    finally:
+        thread.join(timeout=10)
+        server.server_close()
+    tracking.check_reachable(f"http://127.0.0.1:{server.server_port}/")  # gone now, but checked once per process
+    tracking.check_reachable("sqlite:///nowhere/mlflow.db")
+
+
+def test_http_retries_are_bounded_unless_the_user_set_them():
+    environ = {"MLFLOW_HTTP_REQUEST_TIMEOUT": "300"}
+    tracking.bound_http_retries(environ)
+    assert environ == {
+        "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "3",
+        "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+        "MLFLOW_HTTP_REQUEST_TIMEOUT": "300",
+    }
