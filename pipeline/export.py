@@ -1,80 +1,170 @@
-"""Stage `export@<variant>`: convert to float32 TFLite and measure the file with LiteRT on the test set.
+"""Stage `export@<variant>`: the trained model as four `.tflite` files, each measured with LiteRT.
 
-The numbers recorded are the ones an app developer needs: accuracy of the `.tflite`
-itself, how far its logits stray from Keras, how often it agrees with Keras, and its size.
+Flavours (config.TFLITE_FLAVOURS): float32; dynamic-range (int8 weights, float activations);
+float16 weights; full-integer int8 (int8 weights and activations, int8 input and output,
+activations calibrated on training images). Every file has a `serving_default` signature
+taking `pixels` (the dataset's image shape) and returning `logits`, so
+`Interpreter.get_signature_runner()` works. Beside them, `labels.txt` names the classes, one a
+line in output order, as TFLite apps ship it.
+
+For each file, on the whole test set: accuracy, top-1 agreement with Keras, largest
+probability difference, size, single-image latency (median, p95) and throughput at a larger batch, all with
+`threads` threads. They land in `reports/variants/<variant>/tflite.json` and in MLflow.
 """
 
 import contextlib
 import io
+import tempfile
+import warnings
+from pathlib import Path
 
 import numpy as np
 
-from pipeline import cli, config, tracking
-from pipeline.artifacts import load_split, write_bytes, write_json
-from pipeline.evaluate import accuracy, open_trained_variant, predict_logits
+from pipeline import cli, config, litert, tracking
+from pipeline.artifacts import load_split, staged_outputs, write_bytes, write_json, write_text
+from pipeline.evaluate import accuracy, load_model, predict_logits, softmax, variant_stage
 
 with cli.quiet_native_logs():  # TensorFlow's C++ start-up messages
+    import keras
     import tensorflow as tf
-    from ai_edge_litert.interpreter import Interpreter
 
-TFLITE_BATCH = 1000
+KERAS_LATENCY_RUNS = 30  # `model.predict` on one image takes tens of milliseconds
 
 
-def convert_to_tflite(model) -> bytes:
-    """The model as a float32 TensorFlow Lite flatbuffer (builtin ops only)."""
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+def write_saved_model(model: keras.Model, directory: Path) -> None:
+    """A SavedModel whose one signature, `serving_default`, maps `pixels` (any batch of the model's
+    input shape) to `logits`."""
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint(
+        name=litert.SIGNATURE,
+        fn=lambda pixels: {litert.OUTPUT_NAME: model(pixels, training=False)},
+        input_signature=[tf.TensorSpec([None, *model.input_shape[1:]], tf.float32, name=litert.INPUT_NAME)],
+    )
+    archive.write_out(str(directory), verbose=False)
+
+
+def converter_for(saved_model: Path, flavour: str, representative: np.ndarray) -> tf.lite.TFLiteConverter:
+    """A converter set up for one flavour, builtin ops only (no Flex/Select-TF ops)."""
+    converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model), signature_keys=[litert.SIGNATURE])
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-    # The converter prints its temporary SavedModel's signature on stdout.
-    with contextlib.redirect_stdout(io.StringIO()):
-        return converter.convert()
+    if flavour == "float32":
+        return converter
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if flavour == "float16":
+        converter.target_spec.supported_types = [tf.float16]
+    elif flavour == "int8":
+        converter.representative_dataset = lambda: ({litert.INPUT_NAME: image[None]} for image in representative)
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.inference_input_type = tf.int8
+        converter.inference_output_type = tf.int8
+    return converter
 
 
-def run_tflite(model_content: bytes, images: np.ndarray, threads: int, batch_size: int = TFLITE_BATCH) -> np.ndarray:
-    """Logits of a `.tflite` model for every image, run with LiteRT in batches."""
-    with cli.quiet_native_logs():  # "Created TensorFlow Lite XNNPACK delegate"
-        interpreter = Interpreter(model_content=model_content, num_threads=threads)
-    input_index = interpreter.get_input_details()[0]["index"]
-    output_index = interpreter.get_output_details()[0]["index"]
-    outputs = []
-    for start in range(0, len(images), batch_size):
-        batch = images[start : start + batch_size].astype(np.float32)
-        interpreter.resize_tensor_input(input_index, batch.shape)
-        interpreter.allocate_tensors()
-        interpreter.set_tensor(input_index, batch)
-        interpreter.invoke()
-        outputs.append(interpreter.get_tensor(output_index).copy())
-    return np.concatenate(outputs)
+def convert(model: keras.Model, representative: np.ndarray) -> dict[str, bytes]:
+    """Every flavour of `model` as a TensorFlow Lite flatbuffer."""
+    with tempfile.TemporaryDirectory() as directory:
+        write_saved_model(model, Path(directory))
+        # The converter prints to stdout and warns about its own use of tf.lite.Interpreter.
+        with contextlib.redirect_stdout(io.StringIO()), cli.quiet_native_logs(), warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated", category=UserWarning)
+            return {
+                flavour: converter_for(Path(directory), flavour, representative.astype(np.float32)).convert()
+                for flavour in config.TFLITE_FLAVOURS
+            }
 
 
-def compare_with_keras(tflite_logits: np.ndarray, keras_logits: np.ndarray, labels: np.ndarray) -> dict[str, float]:
-    """The TFLite file's own accuracy and how closely it reproduces the Keras model."""
+def representative_images(images: np.ndarray, count: int, seed: int) -> np.ndarray:
+    """A seeded random sample of training images to calibrate int8 activations on."""
+    chosen = np.random.default_rng(seed).choice(len(images), size=min(count, len(images)), replace=False)
+    return images[np.sort(chosen)]
+
+
+def measure(
+    model: litert.TFLiteModel, images: np.ndarray, labels: np.ndarray, keras_logits: np.ndarray, settings
+) -> dict:
+    """What an app developer needs to know about one `.tflite` file, measured with LiteRT."""
+    logits, images_per_second = litert.throughput(model, images, settings.throughput_batch)
+    singles = [model.input.quantize(image[None]) for image in images[: settings.latency_runs]]
     return {
-        "tflite_accuracy": round(accuracy(tflite_logits, labels), 6),
-        "keras_accuracy": round(accuracy(keras_logits, labels), 6),
-        "tflite_max_abs_logit_diff": float(np.abs(tflite_logits - keras_logits).max()),
-        "tflite_top1_agreement": round(float((tflite_logits.argmax(1) == keras_logits.argmax(1)).mean()), 6),
+        "accuracy": round(accuracy(logits, labels), 6),
+        "accuracy_drop": round(accuracy(keras_logits, labels) - accuracy(logits, labels), 6),
+        "top1_agreement": round(float((logits.argmax(1) == keras_logits.argmax(1)).mean()), 6),
+        "max_abs_probability_diff": round(float(np.abs(softmax(logits) - softmax(keras_logits)).max()), 6),
+        **litert.latency_ms(model.invoke, singles),
+        "throughput_images_per_s": round(images_per_second, 1),
     }
 
 
-def main() -> None:
-    name, params, paths, model = open_trained_variant(__doc__)
-    images, labels = load_split(config.split_path("test"))
-    content = convert_to_tflite(model)
-    tflite_logits = run_tflite(content, images, params.threads)
-    metrics = compare_with_keras(tflite_logits, predict_logits(model, images), labels)
-    metrics["tflite_size_bytes"] = len(content)
-    with tracking.variant_run(name, paths.run_file, params.tracking.experiment, new=False, tags={}):
-        write_bytes(paths.tflite, content)
-        write_json(paths.tflite_metrics, metrics)
-        tracking.log_metrics(metrics)
-        tracking.log_params(
-            {"tflite_input": "float32[batch, 28, 28] raw pixels 0-255", "tflite_output": "float32[batch, 10] logits"}
+def keras_latency_ms(model: keras.Model, images: np.ndarray) -> dict[str, float]:
+    """Single-image `model.predict` latency, the baseline the `.tflite` files are compared with."""
+    singles = [image[None].astype(np.float32) for image in images[:KERAS_LATENCY_RUNS]]
+    timed = litert.latency_ms(lambda image: model.predict(image, verbose=0), singles, warmup=3)
+    return {f"keras_predict_{key}": value for key, value in timed.items()}
+
+
+def labels_text(class_names: tuple[str, ...], num_outputs: int) -> str:
+    """`labels.txt`: one class name a line, in the model's output order."""
+    if len(class_names) != num_outputs:
+        raise cli.PipelineError(
+            f"the model scores {num_outputs} classes but the prepared dataset has {len(class_names)}: "
+            "retrain it (dvc repro)"
         )
-        tracking.log_artifacts(paths.tflite, paths.tflite_metrics)
-    print(
-        f"{name}: tflite accuracy {metrics['tflite_accuracy']:.4f}, agreement {metrics['tflite_top1_agreement']:.4%}, "
-        f"{len(content):,} bytes"
-    )
+    return "".join(f"{name}\n" for name in class_names)
+
+
+def measure_all(name: str, params: config.Params, model: keras.Model, contents: dict[str, bytes], test) -> tuple:
+    """The report of every exported file, and each file's input and output formats (MLflow params)."""
+    images, labels = test
+    keras_logits = predict_logits(model, images)
+    report = {
+        "threads": params.threads,
+        "throughput_batch": params.export.throughput_batch,
+        "keras_accuracy": round(accuracy(keras_logits, labels), 6),
+        **keras_latency_ms(model, images),
+    }
+    formats = {}
+    for flavour, content in contents.items():
+        tflite = litert.TFLiteModel(content, params.threads, source=f"{name} {flavour}")
+        report[flavour] = {"size_bytes": len(content)} | measure(tflite, images, labels, keras_logits, params.export)
+        report[flavour]["size_vs_float32"] = round(len(content) / len(contents["float32"]), 4)
+        formats |= {f"tflite.{flavour}.{key}": text for key, text in tflite.describe().items()}
+    return report, formats
+
+
+def save_outputs(paths: config.VariantPaths, contents: dict[str, bytes], class_list: str, report: dict) -> None:
+    """Write the files, labels and report, log them to the open run, then put them in place
+    together: the old outputs stay as they were until all the new ones are complete."""
+    files = [paths.tflite(flavour) for flavour in contents]
+    with staged_outputs(*files, paths.labels, paths.tflite_metrics) as staged:
+        for flavour, content in contents.items():
+            write_bytes(staged[paths.tflite(flavour)], content)
+        write_text(staged[paths.labels], class_list)
+        write_json(staged[paths.tflite_metrics], report)
+        tracking.log_metrics({"tflite": report})
+        tracking.log_artifacts(*staged.values())
+
+
+def main() -> None:
+    with variant_stage(__doc__) as (name, params, paths, act_on_signal):
+        model = load_model(paths.model)
+        class_list = labels_text(config.load_dataset_info().class_names, model.output_shape[-1])
+        test = load_split(config.split_path("test"))
+        train_images, _ = load_split(config.split_path("train"))
+        act_on_signal()
+        representative = representative_images(train_images, params.export.representative_images, params.seed)
+        contents = convert(model, representative)
+        act_on_signal()
+        report, formats = measure_all(name, params, model, contents, test)
+        tracking.log_params(formats)
+        act_on_signal()
+        save_outputs(paths, contents, class_list, report)
+    for flavour in contents:
+        figures = report[flavour]
+        print(
+            f"{name} {flavour:>13}: accuracy {figures['accuracy']:.4f}, agreement {figures['top1_agreement']:.2%}, "
+            f"{figures['size_bytes']:>9,} bytes, {figures['latency_ms_median']:.3f} ms/image"
+        )
 
 
 if __name__ == "__main__":
