@@ -1,9 +1,14 @@
 """Stage `evaluate@<variant>`: test metrics, per-class scores, confusion matrix and prediction grid."""
 
+import zipfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
 import numpy as np
 
 from pipeline import cli, config, tracking
-from pipeline.artifacts import load_split, save_figure, write_json, write_text
+from pipeline.artifacts import load_split, save_figure, signals_deferred, staged_outputs, write_json, write_text
 from pipeline.plots import plot_confusion, plot_predictions
 
 with cli.quiet_native_logs():  # TensorFlow's C++ start-up messages
@@ -12,11 +17,15 @@ with cli.quiet_native_logs():  # TensorFlow's C++ start-up messages
 PREDICT_BATCH = 1024
 
 
-def load_model(path) -> keras.Model:
-    """Load a trained `.keras` model without running any code it may carry."""
+def load_model(path: Path) -> keras.Model:
+    """Load a trained `.keras` model without running any code it may carry (nor its training loss)."""
+    if not path.is_file():
+        raise cli.PipelineError(f"{path} is missing: run the train stage first (dvc repro)")
+    if not zipfile.is_zipfile(path):  # Keras would report "File not found"
+        raise cli.PipelineError(f"{path} is not a loadable Keras model: not a .keras (zip) file, truncated or corrupt")
     try:
-        return keras.models.load_model(path, safe_mode=True)
-    except (OSError, ValueError) as error:
+        return keras.models.load_model(path, compile=False, safe_mode=True)
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
         raise cli.PipelineError(f"{path} is not a loadable Keras model: {error}".splitlines()[0]) from error
 
 
@@ -80,33 +89,59 @@ def confusion_csv(labels: np.ndarray, predicted: np.ndarray, class_names) -> str
     return "\n".join(rows) + "\n"
 
 
-def open_trained_variant(description: str | None) -> tuple[str, config.Params, config.VariantPaths, keras.Model]:
-    """For the stages after train: the variant named on the command line, the validated params,
-    the variant's paths and its trained model."""
+def open_variant(description: str | None) -> tuple[str, config.Params, config.VariantPaths]:
+    """For the stages after train: the variant named on the command line, the validated params
+    and the variant's paths."""
     name = cli.parse_variant(description)
     params = config.load_params()
     params.variant(name)
-    paths = config.VariantPaths(name)
-    return name, params, paths, load_model(paths.model)
+    tracking.check_reachable()  # before the work, not after it
+    return name, params, config.VariantPaths(name)
+
+
+@contextmanager
+def variant_stage(description: str | None) -> Iterator[tuple[str, config.Params, config.VariantPaths, Callable]]:
+    """`open_variant`, inside the variant's MLflow run with Ctrl-C and SIGTERM deferred.
+
+    Bad input fails inside the run, marking it FAILED. A signal is acted on where the stage calls
+    the yielded `act_on_signal()`, between its steps (inside TensorFlow's calls an exception may
+    abort the process); once the outputs are being replaced, the stage finishes first.
+    """
+    name, params, paths = open_variant(description)
+    run = tracking.variant_run(name, paths.run_file, params.tracking.experiment, new=False, tags={})
+    with signals_deferred() as act_on_signal, run:
+        yield name, params, paths, act_on_signal
+
+
+def save_outputs(
+    paths: config.VariantPaths, result: dict, test: tuple[np.ndarray, np.ndarray], class_names: tuple[str, ...]
+) -> None:
+    """Write the metrics, confusion matrix and prediction grid, log them to the open run, then put
+    them in place together: the old outputs stay as they were until all the new ones are complete."""
+    outputs = (paths.metrics, paths.confusion_csv, paths.confusion_png, paths.predictions_png)
+    test_images, test_labels = test
+    with staged_outputs(*outputs) as staged:
+        write_json(staged[paths.metrics], result["metrics"])
+        predicted = result["test_logits"].argmax(axis=1)
+        write_text(staged[paths.confusion_csv], confusion_csv(test_labels, predicted, class_names))
+        save_figure(staged[paths.confusion_png], plot_confusion(result["confusion"], class_names))
+        probabilities = softmax(result["test_logits"])
+        save_figure(
+            staged[paths.predictions_png], plot_predictions(test_images, test_labels, probabilities, class_names)
+        )
+        tracking.log_metrics(result["metrics"])
+        tracking.log_artifacts(*staged.values())
 
 
 def main() -> None:
-    name, params, paths, model = open_trained_variant(__doc__)
-    splits = {split: load_split(config.split_path(split)) for split in config.SPLITS}
-    result = evaluate_model(model, splits, config.CLASS_NAMES)
-    test_images, test_labels = splits["test"]
-    with tracking.variant_run(name, paths.run_file, params.tracking.experiment, new=False, tags={}):
-        write_json(paths.metrics, result["metrics"])
-        write_text(
-            paths.confusion_csv, confusion_csv(test_labels, result["test_logits"].argmax(axis=1), config.CLASS_NAMES)
-        )
-        save_figure(paths.confusion_png, plot_confusion(result["confusion"], config.CLASS_NAMES))
-        probabilities = softmax(result["test_logits"])
-        save_figure(
-            paths.predictions_png, plot_predictions(test_images, test_labels, probabilities, config.CLASS_NAMES)
-        )
-        tracking.log_metrics(result["metrics"])
-        tracking.log_artifacts(paths.metrics, paths.confusion_csv, paths.confusion_png, paths.predictions_png)
+    with variant_stage(__doc__) as (name, params, paths, act_on_signal):
+        model = load_model(paths.model)
+        splits = {split: load_split(config.split_path(split)) for split in config.SPLITS}
+        class_names = config.load_dataset_info().class_names
+        act_on_signal()
+        result = evaluate_model(model, splits, class_names)
+        act_on_signal()
+        save_outputs(paths, result, splits["test"], class_names)
     metrics = result["metrics"]
     print(f"{name}: test_accuracy {metrics['test_accuracy']:.4f}, train-test gap {metrics['train_test_gap']:+.4f}")
 

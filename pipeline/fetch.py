@@ -1,12 +1,23 @@
-"""Stage `fetch`: put the four Fashion-MNIST IDX files, verified, into `data/raw/`.
+"""Stage `fetch`: put the dataset `data.dataset` names, verified, into `data/raw/`.
 
-Sources are tried in order: a directory named in params (or $FASHION_MNIST_DIR), the
-Debian/Ubuntu package's directory, then the canonical HTTP mirrors. Mirrors compress
-differently, so the SHA-256 is checked on the decompressed bytes.
+fashion_mnist: the four IDX files. Sources are tried in order: a directory named in params (or
+$FASHION_MNIST_DIR), the Debian/Ubuntu package's directory, then the canonical HTTP mirrors;
+$FASHION_MNIST_SOURCES replaces that list. Mirrors compress differently, so the SHA-256 is
+checked on the decompressed bytes.
+
+mnist: the four IDX files from `data.source_dir`, then the canonical mirrors. The published
+SHA-256 are of the .gz files, so the compressed bytes are checked, and a directory must hold
+the .gz files.
+
+Both land decompressed; nothing is written until every file is verified.
+
+image_folder: every image of `data.image_folder.directory` (one subfolder per class), resized,
+as `images.npz` (uint8 images, labels) and `classes.json` (the subfolders' names, in label order).
 """
 
 import gzip
 import hashlib
+import http.client
 import os
 import sys
 import urllib.request
@@ -14,8 +25,10 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from pipeline import cli, config
-from pipeline.artifacts import write_bytes
+from pipeline.artifacts import save_split, staged_outputs, write_json
 
 EXPECTED_SHA256 = {
     "train-images-idx3-ubyte": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
@@ -27,7 +40,22 @@ MIRRORS = (
     "https://storage.googleapis.com/tensorflow/tf-keras-datasets/",
     "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
 )
+# MNIST's published SHA-256 are of the compressed files, `<name>.gz`.
+MNIST_GZ_SHA256 = {
+    "train-images-idx3-ubyte": "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
+    "train-labels-idx1-ubyte": "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
+    "t10k-images-idx3-ubyte": "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+    "t10k-labels-idx1-ubyte": "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+}
+MNIST_MIRRORS = (
+    "https://storage.googleapis.com/cvdf-datasets/mnist/",
+    "https://ossci-datasets.s3.amazonaws.com/mnist/",
+)
+IMAGE_SUFFIXES = (".bmp", ".gif", ".jpeg", ".jpg", ".png")  # what Keras' image_dataset_from_directory reads
 TIMEOUT_SECONDS = 30
+# Directories or URL prefixes, space-separated, tried instead of all the default sources
+# (an internal mirror, or an air-gapped machine that must never reach the internet).
+SOURCES_ENV = "FASHION_MNIST_SOURCES"
 
 
 @dataclass(frozen=True)
@@ -40,18 +68,33 @@ class Source:
     def is_url(self) -> bool:
         return self.location.startswith(("http://", "https://"))
 
-    def read(self, name: str) -> bytes:
-        """The file's bytes, decompressed; OSError when this source does not have it."""
-        return _gunzip(
-            _download(self.location + name + ".gz") if self.is_url else _read_local(Path(self.location), name)
-        )
+    def read(self, name: str, compressed: bool = False) -> bytes:
+        """The file's bytes, decompressed, or with `compressed` those of `<name>.gz` as they are;
+        OSError when this source does not have it."""
+        if self.is_url:
+            data = _download(f"{self.location.rstrip('/')}/{name}.gz")
+        else:
+            data = _read_local(Path(self.location), name, compressed)
+        return data if compressed else _gunzip(data)
 
 
-def _read_local(directory: Path, name: str) -> bytes:
-    for candidate in (directory / name, directory / f"{name}.gz"):
+def _read_local(directory: Path, name: str, compressed: bool = False) -> bytes:
+    """`name` or `<name>.gz` from `directory`; only `<name>.gz` when the SHA-256 to check is of the
+    compressed bytes (an uncompressed copy cannot be checked against it)."""
+    if directory.exists() and not directory.is_dir():
+        raise NotADirectoryError(f"{directory} is not a directory")
+    for candidate in [directory / f"{name}.gz"] if compressed else [directory / name, directory / f"{name}.gz"]:
         if candidate.is_file():
-            return candidate.read_bytes()
-    raise FileNotFoundError(f"neither {name} nor {name}.gz in {directory}")
+            try:
+                return candidate.read_bytes()
+            except OSError as error:  # name the file: a failed read() does not
+                raise OSError(f"cannot read {candidate.name}: {error.strerror or error}") from error
+    if compressed and (directory / name).is_file():
+        raise FileNotFoundError(
+            f"{directory} holds {name} uncompressed, but its published SHA-256 is of {name}.gz: put the .gz files there"
+        )
+    wanted = f"{name}.gz" if compressed else f"neither {name} nor {name}.gz"
+    raise FileNotFoundError(f"{'no ' if compressed else ''}{wanted} in {directory}")
 
 
 def _gunzip(data: bytes) -> bytes:
@@ -64,61 +107,152 @@ def _gunzip(data: bytes) -> bytes:
 
 
 def _download(url: str) -> bytes:
-    """Download `url` into memory with a timeout, printing progress to stderr."""
-    with urllib.request.urlopen(url, timeout=TIMEOUT_SECONDS) as response:
-        total = int(response.headers.get("Content-Length") or 0)
-        chunks, received = [], 0
-        while chunk := response.read(1 << 20):
-            chunks.append(chunk)
-            received += len(chunk)
-            shown = f"{100 * received // total}%" if total else f"{received >> 20} MiB"
-            print(f"\r  {url}: {shown}", end="", file=sys.stderr, flush=True)
-        print(file=sys.stderr)
+    """Download `url` into memory with a timeout; progress on stderr when it is a terminal."""
+    show_progress = sys.stderr.isatty()
+    try:
+        with urllib.request.urlopen(url, timeout=TIMEOUT_SECONDS) as response:
+            total = response.length or 0  # the Content-Length, when the server sent a valid one
+            chunks, received = [], 0
+            while chunk := response.read(1 << 20):
+                chunks.append(chunk)
+                received += len(chunk)
+                shown = f"{100 * received // total}%" if total else f"{received >> 20} MiB"
+                if show_progress:
+                    print(f"\r  {url}: {shown}", end="", file=sys.stderr, flush=True)
+    except http.client.HTTPException as error:  # a malformed or cut-off response; not an OSError
+        raise OSError(f"bad HTTP response: {error!r}") from error
+    finally:
+        if show_progress:
+            print(file=sys.stderr)
     if total and received != total:
         raise OSError(f"download cut short: {received} of {total} bytes")
     return b"".join(chunks)
 
 
-def default_sources(source_dir: str | None, environ: dict[str, str]) -> list[Source]:
-    """The sources in the order they are tried."""
+def default_sources(source_dir: str | None, environ: dict[str, str], dataset: str = "fashion_mnist") -> list[Source]:
+    """The sources of an IDX dataset in the order they are tried. The environment variables and the
+    Debian package's directory hold Fashion-MNIST, so MNIST comes from `source_dir` or its mirrors."""
+    if dataset == "mnist":
+        return [Source(d) for d in (source_dir,) if d] + [Source(url) for url in MNIST_MIRRORS]
+    if environ.get(SOURCES_ENV):
+        return [Source(location) for location in environ[SOURCES_ENV].split()]
     directories = [d for d in (source_dir, environ.get(config.DATA_DIR_ENV)) if d]
     directories.append(str(config.SYSTEM_DATA_DIR))
     return [Source(d) for d in directories] + [Source(url) for url in MIRRORS]
 
 
-def fetch_file(name: str, sha256: str, sources: list[Source]) -> bytes:
-    """The verified bytes of one file from the first source that has a good copy."""
-    failures = []
+def fetch_file(name: str, sha256: str, sources: list[Source], compressed: bool = False) -> bytes:
+    """The verified bytes of one file from the first source that has a good copy; with `compressed`,
+    those of `<name>.gz`, checked as they are.
+
+    A bad copy passed over is a warning; when no source has a good one, the error names them all.
+    """
+    shown = f"{name}.gz" if compressed else name
+    failures, rejected = [], []
     for source in sources:
         try:
-            data = source.read(name)
+            data = source.read(name, compressed)
         except OSError as error:
             failures.append(f"{source.location}: {getattr(error, 'reason', None) or error}")
             continue
         digest = hashlib.sha256(data).hexdigest()
         if digest == sha256:
+            for reason in rejected:
+                print(f"warning: {reason}", file=sys.stderr)
             return data
-        failures.append(f"{source.location}: {name} rejected, SHA-256 {digest[:12]}… is not {sha256[:12]}…")
-        print(f"warning: {failures[-1]}", file=sys.stderr)
-    raise cli.PipelineError(f"could not fetch {name}; tried " + "; ".join(failures))
+        rejected.append(f"{source.location}: {shown} rejected, SHA-256 {digest[:12]}… is not {sha256[:12]}…")
+        failures.append(rejected[-1])
+    raise cli.PipelineError(f"could not fetch {shown}; tried " + "; ".join(failures))
 
 
-def fetch_dataset(destination: Path, sources: list[Source], expected: dict[str, str]) -> None:
-    """Write every expected file, verified, into `destination`.
+def fetch_dataset(destination: Path, sources: list[Source], expected: dict[str, str], compressed: bool = False) -> None:
+    """Write every expected file, verified, into `destination`, decompressed. With `compressed`,
+    the SHA-256 in `expected` are of the `.gz` files.
 
-    All files are fetched and verified before the first is written, so a failure
-    leaves `destination` as it was.
+    All files are fetched and verified before the first is written, and then replace the old
+    ones together, so a failure or an interruption leaves `destination` as it was.
     """
-    verified = {name: fetch_file(name, sha256, sources) for name, sha256 in expected.items()}
+    verified = {name: fetch_file(name, sha256, sources, compressed) for name, sha256 in expected.items()}
+    if compressed:
+        verified = {name: gzip.decompress(data) for name, data in verified.items()}
+    with staged_outputs(*(destination / name for name in verified)) as staged:
+        for name, data in verified.items():
+            staged[destination / name].write_bytes(data)
+    checked = "SHA-256 of the .gz verified" if compressed else "SHA-256 verified"
     for name, data in verified.items():
-        write_bytes(destination / name, data)
-        print(f"fetched {name} ({len(data):,} bytes, SHA-256 verified)")
+        print(f"fetched {name} ({len(data):,} bytes, {checked})")
+
+
+def _holds_images(folder: Path) -> bool:
+    """Whether Keras finds an image in `folder` or below it (by the file's suffix, as Keras does)."""
+    return any(file.lower().endswith(IMAGE_SUFFIXES) for _, _, files in os.walk(folder) for file in files)
+
+
+def find_class_folders(directory: Path) -> list[str]:
+    """The class folders' names, in the order Keras labels them; a PipelineError for a directory
+    that is not one subfolder of images per class, at least two."""
+    if not directory.is_dir():
+        problem = "is not a directory" if directory.exists() else "does not exist"
+        raise cli.PipelineError(f"data.image_folder.directory: {directory} {problem}")
+    classes = sorted(entry.name for entry in directory.iterdir() if entry.is_dir() and not entry.name.startswith("."))
+    if len(classes) < 2:
+        found = f"only {classes[0]!r}" if classes else "none"
+        raise cli.PipelineError(f"{directory} needs one subfolder of images per class, at least 2; found {found}")
+    for name in classes:
+        if not _holds_images(directory / name):
+            raise cli.PipelineError(f"{directory}: class folder {name!r} holds no images ({', '.join(IMAGE_SUFFIXES)})")
+    return classes
+
+
+def load_image_folder(
+    directory: Path, image_size: tuple[int, ...], color_mode: str
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Every image of a folder with one subfolder per class, resized to `image_size` (height, width):
+    uint8 images ((n, h, w) grayscale, (n, h, w, 3) RGB), their labels and the class names in label order."""
+    find_class_folders(directory)
+    with cli.quiet_native_logs():  # TensorFlow's C++ start-up messages; imported only for this dataset
+        import keras
+        import tensorflow as tf
+
+        dataset = keras.utils.image_dataset_from_directory(
+            str(directory),
+            labels="inferred",
+            color_mode=color_mode,
+            image_size=tuple(image_size),
+            batch_size=None,
+            shuffle=False,
+        )
+        try:
+            batches = list(dataset.batch(256).as_numpy_iterator())
+        except tf.errors.OpError as error:
+            raise cli.PipelineError(f"{directory}: an image cannot be read: {error.message}".splitlines()[0]) from error
+    images = np.concatenate([images for images, _ in batches])
+    images = np.clip(np.round(images), 0, 255).astype(np.uint8)
+    labels = np.concatenate([labels for _, labels in batches]).astype(np.int64)
+    return (images[..., 0] if color_mode == "grayscale" else images), labels, list(dataset.class_names)
+
+
+def fetch_image_folder(folder: config.ImageFolderParams, images_path: Path, classes_path: Path) -> None:
+    """Write the folder's images and labels to `images_path` and its class names to `classes_path`,
+    both or neither."""
+    images, labels, class_names = load_image_folder(folder.path, folder.image_size, folder.color_mode)
+    with staged_outputs(images_path, classes_path) as staged:
+        save_split(staged[images_path], images, labels)
+        write_json(staged[classes_path], class_names)
+    shape = "×".join(map(str, images.shape[1:]))
+    print(f"fetched {len(images):,} images ({shape}) of {len(class_names)} classes from {folder.path}")
 
 
 def main() -> None:
-    params = config.load_params()
-    sources = default_sources(params.data.source_dir, dict(os.environ))
-    fetch_dataset(config.RAW_DIR, sources, EXPECTED_SHA256)
+    data = config.load_params().data
+    if data.dataset == "image_folder":
+        fetch_image_folder(data.image_folder, config.RAW_FOLDER_IMAGES, config.RAW_FOLDER_CLASSES)
+        return
+    sources = default_sources(data.source_dir, dict(os.environ), data.dataset)
+    if data.dataset == "mnist":
+        fetch_dataset(config.RAW_DIR, sources, MNIST_GZ_SHA256, compressed=True)
+    else:
+        fetch_dataset(config.RAW_DIR, sources, EXPECTED_SHA256)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ train output (`models/<variant>/mlflow_run.json`), so evaluate and export add to
 same run even when DVC skipped or restored train.
 """
 
+import fcntl
 import logging
 import os
 import subprocess
@@ -120,17 +121,32 @@ def _use_tracking_store() -> None:
     mlflow.set_tracking_uri(uri)
 
 
+@contextmanager
+def _store_lock(uri: str) -> Iterator[None]:
+    """An exclusive lock beside a local SQLite store, held while the block runs.
+
+    A store's first use creates its tables; two stages doing that at once (`dvc queue start
+    --jobs 2` before mlflow.db exists) break MLflow's schema migration ("duplicate column name",
+    "Online migration expected to match one row"). `mlflow.db-lock` is git-ignored as `mlflow.db-*`.
+    """
+    if not uri.startswith("sqlite:///"):
+        yield
+        return
+    with open(uri.removeprefix("sqlite:///") + "-lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 def _experiment_id(name: str) -> str:
-    experiment = mlflow.get_experiment_by_name(name)
-    if experiment is not None:
-        return experiment.experiment_id
-    location = None
-    if mlflow.get_tracking_uri().startswith("sqlite:"):
-        location = (repository_root() / ARTIFACTS_DIR).as_uri()
-    try:
+    """The experiment's id, created if need be; the first call in a process opens (and may create) the store."""
+    with _store_lock(mlflow.get_tracking_uri()):
+        experiment = mlflow.get_experiment_by_name(name)
+        if experiment is not None:
+            return experiment.experiment_id
+        location = None
+        if mlflow.get_tracking_uri().startswith("sqlite:"):
+            location = (repository_root() / ARTIFACTS_DIR).as_uri()
         return mlflow.create_experiment(name, artifact_location=location)
-    except MlflowException:  # created meanwhile by a concurrent stage
-        return mlflow.get_experiment_by_name(name).experiment_id
 
 
 def git_commit() -> str:

@@ -3,13 +3,22 @@
 import dataclasses
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from pipeline import cli, config, tracking
-from pipeline.artifacts import atomic_path, load_split, read_json, save_figure, write_history, write_json
-from pipeline.models import as_float32, build_model, compile_model
+from pipeline.artifacts import (
+    load_split,
+    read_json,
+    save_figure,
+    signals_deferred,
+    staged_outputs,
+    write_history,
+    write_json,
+)
+from pipeline.loop import StopAtTarget, fit, fit_custom, stopping_callbacks
+from pipeline.models import as_float32, build_model, compile_model, loss_function
 from pipeline.plots import plot_learning_curves
 
 with cli.quiet_native_logs():  # TensorFlow's C++ start-up messages
@@ -39,6 +48,20 @@ class EpochLogger(keras.callbacks.Callback):
         tracking.log_metrics({f"epoch_{key}": value for key, value in (logs or {}).items()}, step=epoch + 1)
 
 
+class StopOnSignal(keras.callbacks.Callback):
+    """Act on a Ctrl-C or SIGTERM that `signals_deferred` noted, between batches, where the
+    exception unwinds cleanly out of `fit` (inside TensorFlow's calls it may abort the process)."""
+
+    def __init__(self, act_on_signal: Callable[[], None]) -> None:
+        super().__init__()
+        self.act_on_signal = act_on_signal
+
+    def _act(self, *args: object, **kwargs: object) -> None:
+        self.act_on_signal()
+
+    on_train_begin = on_epoch_begin = on_train_batch_end = on_test_batch_end = _act
+
+
 VALIDATION_BATCH = 1024
 
 
@@ -62,15 +85,38 @@ def train_model(
     seed: int,
     callbacks: Sequence[keras.callbacks.Callback] = (),
 ) -> dict[str, list[float]]:
-    """Fit a compiled model, validating every epoch; returns the per-epoch history."""
-    history = model.fit(
-        make_dataset(*train, spec.batch_size, shuffle_seed=seed),
-        validation_data=make_dataset(*val, VALIDATION_BATCH),
-        epochs=spec.epochs,
-        callbacks=list(callbacks),
-        verbose=2,
+    """Train a compiled model with the variant's loop (Keras fit or the GradientTape loop) and
+    stopping rules, validating every epoch; returns the per-epoch history."""
+    data = make_dataset(*train, spec.batch_size, shuffle_seed=seed), make_dataset(*val, VALIDATION_BATCH)
+    callbacks = [*callbacks, *stopping_callbacks(spec)]
+    if spec.loop == "custom":
+        return fit_custom(model, *data, spec.epochs, loss_function(spec), callbacks)
+    return fit(model, *data, spec.epochs, callbacks)
+
+
+def stopped_early(spec: config.VariantParams, history: dict[str, list[float]]) -> dict[str, int | str | None]:
+    """Whether a stopping rule ended training before `epochs`, which one, and after which epoch."""
+    epochs = len(history["loss"])
+    if epochs == spec.epochs:
+        return {"stopped_after_epoch": None, "stopped_by": None}
+    target = spec.stop_at and StopAtTarget(spec.stop_at.monitor, spec.stop_at.target)
+    by_target = target and target.reached(history[target.monitor][-1])
+    rule = (
+        f"stop_at {target.monitor} {target.target:g}" if by_target else f"early_stopping {spec.early_stopping.monitor}"
     )
-    return history.history
+    return {"stopped_after_epoch": epochs, "stopped_by": rule}
+
+
+def save_outputs(name: str, paths: config.VariantPaths, model: keras.Model, history: dict, summary: dict) -> None:
+    """Write the model, history, curves and summary, log them to the open run, then put them in
+    place together: the old outputs stay as they were until all the new ones are complete."""
+    with staged_outputs(paths.model, paths.history, paths.learning_curves, paths.training) as staged:
+        model.save(staged[paths.model])
+        write_history(staged[paths.history], history)
+        save_figure(staged[paths.learning_curves], plot_learning_curves({name: history}))
+        write_json(staged[paths.training], summary)
+        tracking.log_metrics(summary)
+        tracking.log_artifacts(staged[paths.model], staged[paths.history], staged[paths.learning_curves])
 
 
 def main() -> None:
@@ -78,32 +124,32 @@ def main() -> None:
     params = config.load_params()
     spec = params.variant(name)
     paths = config.VariantPaths(name)
-    configure_runtime(params.seed, params.threads)
-    train, val = load_split(config.split_path("train")), load_split(config.split_path("val"))
-    data_hash = read_json(config.DATA_REPORTS_DIR / "summary.json")["data_sha256"]
-    model = build_model(spec, precision=spec.precision)
-    model = compile_model(model, spec, steps_per_epoch(len(train[1]), spec.batch_size))
-    tags = {"data_sha256": data_hash}
-    with tracking.variant_run(name, paths.run_file, params.tracking.experiment, new=True, tags=tags):
-        tracking.log_params(
-            {"variant": dataclasses.asdict(spec), "seed": params.seed, "data": dataclasses.asdict(params.data)}
-        )
-        started = time.perf_counter()
-        history = train_model(model, train, val, spec, params.seed, [EpochLogger()])
-        seconds = time.perf_counter() - started
-        with atomic_path(paths.model) as temporary:
-            as_float32(model, spec).save(temporary)
-        write_history(paths.history, history)
-        save_figure(paths.learning_curves, plot_learning_curves({name: history}))
-        summary = {
-            "train_seconds": round(seconds, 2),
-            "parameters": model.count_params(),
-            "epochs": len(history["loss"]),
-        }
-        summary["images_per_second"] = round(summary["epochs"] * len(train[1]) / seconds, 1)
-        write_json(paths.training, summary)
-        tracking.log_metrics(summary)
-        tracking.log_artifacts(paths.model, paths.history, paths.learning_curves)
+    # Ctrl-C or SIGTERM stops training at the next batch end, leaving every output as it was;
+    # once the outputs are being replaced, the stage finishes (its run FINISHED) and then exits.
+    with signals_deferred() as act_on_signal:
+        configure_runtime(params.seed, params.threads)
+        train, val = load_split(config.split_path("train")), load_split(config.split_path("val"))
+        data_hash = read_json(config.DATA_REPORTS_DIR / "summary.json")["data_sha256"]
+        dataset = config.load_dataset_info()
+        model = build_model(spec, len(dataset.class_names), dataset.image_shape, spec.precision)
+        model = compile_model(model, spec, steps_per_epoch(len(train[1]), spec.batch_size))
+        tags = {"data_sha256": data_hash, "dataset": dataset.name}
+        with tracking.variant_run(name, paths.run_file, params.tracking.experiment, new=True, tags=tags):
+            tracking.log_params(
+                {"variant": dataclasses.asdict(spec), "seed": params.seed, "data": dataclasses.asdict(params.data)}
+            )
+            started = time.perf_counter()
+            history = train_model(model, train, val, spec, params.seed, [EpochLogger(), StopOnSignal(act_on_signal)])
+            seconds = time.perf_counter() - started
+            summary = {
+                "train_seconds": round(seconds, 2),
+                "parameters": model.count_params(),
+                "epochs": len(history["loss"]),
+                **stopped_early(spec, history),
+            }
+            summary["images_per_second"] = round(summary["epochs"] * len(train[1]) / seconds, 1)
+            act_on_signal()  # the last point before outputs are written
+            save_outputs(name, paths, as_float32(model, spec), history, summary)
     print(f"{name}: val_accuracy {history['val_accuracy'][-1]:.4f} after {summary['epochs']} epochs, {seconds:.1f} s")
 
 

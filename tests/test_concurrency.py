@@ -1,0 +1,93 @@
+"""Experiments run side by side: `dvc exp run --queue` then `dvc queue start --jobs 2`, for real.
+
+A fresh git repository copy of the project (no MLflow store yet, as after a clone) with two small
+one-epoch MLP variants and real Fashion-MNIST capped to 3,000 training images. Every experiment
+must succeed and log to the repository's own `mlflow.db`, once per variant and stage.
+"""
+
+import time
+from pathlib import Path
+
+import pytest
+from conftest import copy_project, edit_params, init_git, run_command
+from mlflow import MlflowClient
+
+DATASET = "/usr/share/datasets/fashion-mnist"
+VARIANTS = ("mlp", "mlp_dropout")
+EXPERIMENTS = {"wide-mlp": ("mlp", 24), "wide-mlp-dropout": ("mlp_dropout", 24)}  # name: the variant widened
+HIDDEN_UNITS = 16
+GIVE_UP_SECONDS = 1800  # only so that a hung queue fails the test instead of blocking the suite
+
+
+def _tiny(params: dict) -> None:
+    params["data"]["limit"] = 3000
+    params["variants"] = {
+        name: dict(params["variants"][name], epochs=1, hidden_units=[HIDDEN_UNITS]) for name in VARIANTS
+    }
+    params["gate"]["min_test_accuracy_by_variant"] = {}
+    params["export"].update(representative_images=100, latency_runs=20)
+
+
+def _statuses(root: Path) -> dict[str, str]:
+    """Each queued experiment's status in `dvc queue status` (Queued, Running, Success, Failed)."""
+    lines = run_command(["dvc", "queue", "status"], root).stdout.splitlines()
+    return {words[1]: words[-1] for line in lines if len(words := line.split()) >= 3 and words[1] in EXPERIMENTS}
+
+
+def _wait_for_the_queue(root: Path) -> dict[str, str]:
+    deadline = time.monotonic() + GIVE_UP_SECONDS
+    while time.monotonic() < deadline:
+        statuses = _statuses(root)
+        if len(statuses) == len(EXPERIMENTS) and not {"Queued", "Running"} & set(statuses.values()):
+            return statuses
+        time.sleep(5)
+    pytest.fail(f"the queue did not finish within {GIVE_UP_SECONDS} s: {_statuses(root)}")
+
+
+@pytest.fixture(scope="module")
+def queue_run(tmp_path_factory) -> tuple[Path, dict[str, str], dict[str, str]]:
+    """The project after two queued experiments ran two at a time: its root, each experiment's status
+    and its log (`dvc queue logs`)."""
+    root = copy_project(tmp_path_factory.mktemp("project")).resolve()
+    edit_params(root, _tiny)
+    init_git(root)
+    for name, (variant, units) in EXPERIMENTS.items():
+        change = f"variants.{variant}.hidden_units=[{units}]"
+        run_command(["dvc", "exp", "run", "--queue", "-S", change, "--name", name], root, FASHION_MNIST_DIR=DATASET)
+    try:
+        run_command(["dvc", "queue", "start", "--jobs", "2"], root, FASHION_MNIST_DIR=DATASET)
+        statuses = _wait_for_the_queue(root)
+    finally:
+        run_command(["dvc", "queue", "stop", "--kill"], root, check=False)
+    logs = {name: run_command(["dvc", "queue", "logs", name], root, check=False).stdout for name in EXPERIMENTS}
+    return root, statuses, logs
+
+
+def test_every_queued_experiment_succeeds_without_a_locked_database(queue_run):
+    _, statuses, logs = queue_run
+    assert statuses == dict.fromkeys(EXPERIMENTS, "Success"), logs
+    for name, log in logs.items():
+        assert "Running stage 'compare'" in log, name
+        assert "database is locked" not in log
+        assert "Traceback" not in log
+
+
+def test_every_run_lands_once_in_the_repository_store(queue_run):
+    root, _, _ = queue_run
+    assert sorted(root.rglob("mlflow.db")) == [root / "mlflow.db"]
+    client = MlflowClient(tracking_uri=f"sqlite:///{root / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("fashion-mnist")
+    runs = client.search_runs([experiment.experiment_id])
+    assert {run.data.tags.get("dvc_experiment") for run in runs} == set(EXPERIMENTS)  # none from elsewhere
+    for name, (widened, units) in EXPERIMENTS.items():
+        ran = [run for run in runs if run.data.tags["dvc_experiment"] == name]
+        assert sorted(run.info.run_name for run in ran) == sorted([*VARIANTS, "comparison"]), name
+        assert {run.info.status for run in ran} == {"FINISHED"}
+        for run in ran:
+            assert run.info.artifact_uri.startswith((root / "mlartifacts").as_uri())
+            if run.info.run_name == "comparison":
+                continue
+            expected = units if run.info.run_name == widened else HIDDEN_UNITS
+            assert str(expected) in run.data.params["variant.hidden_units"]
+            for metric in ("train_seconds", "test_accuracy", "tflite.float32.accuracy"):  # train, evaluate, export
+                assert len(client.get_metric_history(run.info.run_id, metric)) == 1, (name, run.info.run_name, metric)

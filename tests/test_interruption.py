@@ -1,0 +1,253 @@
+"""Interrupted and failing stages, run for real: Ctrl-C and SIGTERM during training, a corrupt model,
+a truncated split. Each must end with one line on stderr, write no partial output (run directly, a
+stage leaves the old outputs as they were), close the MLflow run as FAILED, and let the next
+`dvc repro` finish the job.
+
+Runs on a temporary copy of the repository with real Fashion-MNIST capped to 3,000 training images
+and one small MLP variant; the signal is sent once Keras prints its first "Epoch" line.
+"""
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import command_env, copy_project, edit_params, init_git, run_command
+from mlflow import MlflowClient
+
+from pipeline import artifacts
+
+DATASET = "/usr/share/datasets/fashion-mnist"
+VARIANT = "mlp"
+EPOCHS = 100  # about 5 s of training: a signal sent at the first epoch always arrives during training
+TRAIN_OUTPUTS = (
+    f"models/{VARIANT}/model.keras",
+    f"models/{VARIANT}/mlflow_run.json",
+    f"reports/variants/{VARIANT}/history.csv",
+    f"reports/variants/{VARIANT}/learning_curves.png",
+    f"reports/variants/{VARIANT}/training.json",
+)
+
+
+def _tiny_and_slow(params: dict) -> None:
+    params["data"]["limit"] = 3000
+    params["variants"] = {VARIANT: dict(params["variants"][VARIANT], hidden_units=[32], epochs=EPOCHS)}
+    params["gate"]["min_test_accuracy_by_variant"] = {}
+    params["export"].update(representative_images=100, latency_runs=20)
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    """A git repository copy of the project with one variant; `dvc repro` has run once."""
+    root = copy_project(tmp_path_factory.mktemp("project")).resolve()
+    edit_params(root, _tiny_and_slow)
+    init_git(root)
+    run_command(["dvc", "repro"], root, FASHION_MNIST_DIR=DATASET)
+    return root
+
+
+def _files(root: Path) -> dict[str, str]:
+    """The content hash of every file DVC tracks or a user reads, by path: data, models, reports, dvc.lock."""
+    paths = [path for folder in ("data", "models", "reports") for path in (root / folder).rglob("*")]
+    paths.append(root / "dvc.lock")
+    return {
+        str(path.relative_to(root)): hashlib.sha256(path.read_bytes()).hexdigest() for path in paths if path.is_file()
+    }
+
+
+def _leftovers(root: Path) -> list[Path]:
+    """Temporary files or staging directories that an interrupted write left behind."""
+    return [
+        path
+        for pattern in (".staging-*", ".*.tmp-*")
+        for path in root.rglob(pattern)
+        if not path.relative_to(root).parts[0].startswith((".dvc", ".git"))
+    ]
+
+
+def _runs(root: Path) -> list:
+    """The project's MLflow runs of the variant, newest first."""
+    client = MlflowClient(tracking_uri=f"sqlite:///{root / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("fashion-mnist")
+    runs = client.search_runs([experiment.experiment_id], order_by=["attributes.start_time DESC"])
+    return [run for run in runs if run.info.run_name == VARIANT]
+
+
+def _interrupt(args: list[str], root: Path, signum: int, *, whole_group: bool) -> tuple[int, str, str]:
+    """Run `args` in a session of its own; once training prints its first "Epoch" line, send `signum`
+    to the process (or to its whole process group, as Ctrl-C in a terminal does). Its exit code,
+    stdout and stderr."""
+    stderr_file = root / "interrupted.stderr"
+    with stderr_file.open("w+") as stderr:
+        process = subprocess.Popen(
+            args, cwd=root, env=command_env(), stdout=subprocess.PIPE, stderr=stderr, text=True, start_new_session=True
+        )
+        try:
+            seen = []
+            for line in process.stdout:
+                seen.append(line)
+                if line.startswith("Epoch"):
+                    break
+            else:
+                pytest.fail(f"{args} ended before training:\n{''.join(seen)}\n{stderr_file.read_text()}")
+            (os.killpg if whole_group else os.kill)(process.pid, signum)
+            rest, _ = process.communicate(timeout=300)
+        finally:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+    output = stderr_file.read_text()
+    stderr_file.unlink()
+    return process.returncode, "".join(seen) + rest, output
+
+
+@pytest.mark.parametrize(
+    ("signum", "trained_before"),
+    [(signal.SIGINT, True), (signal.SIGTERM, True), (signal.SIGINT, False), (signal.SIGTERM, False)],
+    ids=["SIGINT-retraining", "SIGTERM-retraining", "SIGINT-first-training", "SIGTERM-first-training"],
+)
+def test_a_signal_during_training_leaves_the_outputs_as_they_were_and_fails_the_run(project, signum, trained_before):
+    if trained_before:
+        run_command(["dvc", "repro"], project)
+    else:
+        for output in TRAIN_OUTPUTS:
+            (project / output).unlink(missing_ok=True)
+    before = _files(project)
+
+    code, _, stderr = _interrupt([sys.executable, "-m", "pipeline.train", VARIANT], project, signum, whole_group=False)
+
+    assert code == 128 + signum
+    assert stderr.splitlines() == [f"interrupted by {signal.Signals(signum).name}"]
+    assert _files(project) == before
+    assert [(project / output).exists() for output in TRAIN_OUTPUTS] == [trained_before] * len(TRAIN_OUTPUTS)
+    assert _leftovers(project) == []
+    assert _runs(project)[0].info.status == "FAILED"
+    assert all(run.info.status != "RUNNING" for run in _runs(project))
+
+
+@pytest.mark.parametrize(
+    ("signum", "learning_rate"), [(signal.SIGINT, 0.003), (signal.SIGTERM, 0.004)], ids=["SIGINT", "SIGTERM"]
+)
+def test_a_signal_to_dvc_repro_leaves_no_partial_output_and_the_next_repro_finishes(project, signum, learning_rate):
+    run_command(["dvc", "repro"], project)  # every output present and up to date
+    before = _files(project)
+    edit_params(project, lambda params: params["variants"][VARIANT].update(learning_rate=learning_rate))
+
+    code, _, stderr = _interrupt(["dvc", "repro"], project, signum, whole_group=True)
+
+    assert code != 0
+    assert f"interrupted by {signal.Signals(signum).name}" in stderr.splitlines()
+    assert "Traceback" not in stderr
+    # DVC deletes a stage's outputs before running it (its cache keeps them); the stage wrote none.
+    assert _files(project) == {path: digest for path, digest in before.items() if path not in TRAIN_OUTPUTS}
+    assert _leftovers(project) == []
+    assert _runs(project)[0].info.status == "FAILED"
+    assert all(run.info.status != "RUNNING" for run in _runs(project))
+
+    result = run_command(["dvc", "repro"], project)
+    assert f"Running stage 'train@{VARIANT}'" in result.stdout
+    assert run_command(["dvc", "status"], project).stdout.strip() == "Data and pipelines are up to date."
+    newest = _runs(project)[0]
+    assert newest.info.status == "FINISHED"
+    assert newest.data.params["variant.learning_rate"] == str(learning_rate)
+    assert "test_accuracy" in newest.data.metrics and "tflite.float32.accuracy" in newest.data.metrics
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_while_the_stage_imports_tensorflow_is_one_line_too(project, signum):
+    runs_before = len(_runs(project))
+    before = _files(project)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pipeline.train", VARIANT],
+        cwd=project,
+        env=command_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        maps = Path(f"/proc/{process.pid}/maps")
+        while process.poll() is None and "libtensorflow" not in maps.read_text():
+            time.sleep(0.02)
+        process.send_signal(signum)
+        stdout, stderr = process.communicate(timeout=300)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 128 + signum
+    assert (stdout, stderr) == ("", f"interrupted by {signal.Signals(signum).name}\n")
+    assert _files(project) == before
+    assert len(_runs(project)) == runs_before  # stopped before it opened one
+
+
+def _truncate(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[:1000])
+
+
+@pytest.mark.parametrize(
+    ("broken", "message"),
+    [
+        (
+            f"models/{VARIANT}/model.keras",
+            "is not a loadable Keras model: not a .keras (zip) file, truncated or corrupt",
+        ),
+        ("data/prepared/test.npz", "is not a valid split file: File is not a zip file"),
+    ],
+    ids=["model", "test-split"],
+)
+def test_a_corrupt_input_stops_evaluate_and_export_with_one_line_and_repro_recovers(project, broken, message):
+    run_command(["dvc", "repro"], project)
+    _truncate(project / broken)
+    before = _files(project)
+    run_id = json.loads((project / f"models/{VARIANT}/mlflow_run.json").read_text())["run_id"]
+
+    for stage in ("evaluate", "export"):
+        result = run_command([sys.executable, "-m", f"pipeline.{stage}", VARIANT], project, check=False)
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.splitlines() == [f"error: {project / broken} {message}"]
+        assert _files(project) == before
+        assert _leftovers(project) == []
+    client = MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}")
+    assert client.get_run(run_id).info.status == "FAILED"
+
+    result = run_command(["dvc", "repro"], project)  # DVC sees the damaged output and makes it again
+    assert "Running stage" in result.stdout
+    assert run_command(["dvc", "status"], project).stdout.strip() == "Data and pipelines are up to date."
+    assert all(run.info.status != "RUNNING" for run in _runs(project))
+
+
+def test_outputs_are_replaced_together_or_not_at_all(tmp_path):
+    old = {tmp_path / "model.keras": b"old model", tmp_path / "reports" / "history.csv": b"old history"}
+    for path, content in old.items():
+        path.parent.mkdir(exist_ok=True)
+        path.write_bytes(content)
+    with pytest.raises(RuntimeError, match="MLflow is down"), artifacts.staged_outputs(*old) as staged:
+        for path in old:
+            staged[path].write_bytes(b"new")
+        raise RuntimeError("MLflow is down")
+    assert {path: path.read_bytes() for path in old} == old
+    assert sorted(path.name for path in tmp_path.rglob("*")) == ["history.csv", "model.keras", "reports"]
+
+
+def test_ctrl_c_while_outputs_move_into_place_stops_only_once_all_are_there(tmp_path, monkeypatch):
+    outputs = [tmp_path / name for name in ("model.keras", "history.csv", "training.json")]
+    for path in outputs:
+        path.write_text("old")
+    real_replace = os.replace
+
+    def replace_then_press_ctrl_c(source, target):
+        real_replace(source, target)
+        signal.raise_signal(signal.SIGINT)
+
+    monkeypatch.setattr(artifacts.os, "replace", replace_then_press_ctrl_c)
+    with pytest.raises(KeyboardInterrupt), artifacts.staged_outputs(*outputs) as staged:
+        for path in outputs:
+            staged[path].write_text("new")
+    assert [path.read_text() for path in outputs] == ["new", "new", "new"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == sorted(path.name for path in outputs)
