@@ -13,11 +13,19 @@ from matplotlib.figure import Figure  # noqa: E402
 History = Mapping[str, Sequence[float]]
 
 
+def _show_image(axis, image: np.ndarray) -> None:
+    """A grey image as the Keras tutorial draws it (dark on light), an RGB one in its colours."""
+    if image.ndim == 3:
+        axis.imshow(image)
+    else:
+        axis.imshow(image, cmap=plt.cm.binary)
+
+
 def plot_samples(images: np.ndarray, labels: np.ndarray, class_names: Sequence[str]) -> Figure:
     """A 5×5 grid of the first images with their class names, as in the Keras tutorial."""
     figure, axes = plt.subplots(5, 5, figsize=(8, 8.8))
     for axis, image, label in zip(axes.flat, images, labels):
-        axis.imshow(image, cmap=plt.cm.binary)
+        _show_image(axis, image)
         axis.set_xlabel(class_names[label])
         axis.set_xticks([])
         axis.set_yticks([])
@@ -46,10 +54,12 @@ def plot_predictions(
     red wrong) beside the bar chart of its class probabilities."""
     columns = 3
     figure, axes = plt.subplots(rows, 2 * columns, figsize=(4 * columns, 2 * rows))
-    for index in range(rows * columns):
+    for axis in axes.flat[2 * len(images) :]:  # a test set smaller than the grid
+        axis.set_axis_off()
+    for index in range(min(rows * columns, len(images))):
         image_axis, bar_axis = axes.flat[2 * index], axes.flat[2 * index + 1]
         predicted, actual = int(probabilities[index].argmax()), int(labels[index])
-        image_axis.imshow(images[index], cmap=plt.cm.binary)
+        _show_image(image_axis, images[index])
         image_axis.set_xlabel(
             f"{class_names[predicted]} {100 * probabilities[index, predicted]:.0f}% ({class_names[actual]})",
             color="blue" if predicted == actual else "red",

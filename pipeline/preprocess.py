@@ -1,15 +1,19 @@
-"""Stage `preprocess`: parse the IDX files, split off a stratified validation set, write `.npz`.
+"""Stage `preprocess`: split the raw data into train, validation and test sets, written as `.npz`.
 
-Also writes the dataset summary (counts per class per split, content hash) and a 5×5
-grid of sample images under `reports/data/`.
+IDX datasets (fashion_mnist, mnist): the training file is split into train and a stratified
+validation set; the t10k file is the test set. An image folder: a stratified test set, then a
+stratified validation set, the rest to train. Writes `data/prepared/dataset.json` (the dataset's
+name, class names and image shape, which the later stages read), the dataset summary (counts per
+class per split, content hash) and a 5×5 grid of sample images under `reports/data/`.
 """
 
 import hashlib
+from pathlib import Path
 
 import numpy as np
 
 from pipeline import cli, config
-from pipeline.artifacts import save_figure, save_split, write_json
+from pipeline.artifacts import load_split, read_json, save_figure, save_split, write_json
 from pipeline.plots import plot_samples
 
 IDX_DTYPE_UBYTE = 0x08
@@ -34,14 +38,16 @@ def parse_idx(data: bytes, name: str = "IDX data") -> np.ndarray:
     return np.frombuffer(data, dtype=np.uint8, offset=header_size).reshape(shape)
 
 
-def check_dataset(images: np.ndarray, labels: np.ndarray, name: str) -> None:
-    """Refuse images and labels that do not belong together."""
-    if images.ndim != 3 or images.shape[1:] != config.IMAGE_SHAPE:
-        raise cli.PipelineError(f"{name}: images have shape {images.shape}, expected (n, 28, 28)")
+def check_dataset(images: np.ndarray, labels: np.ndarray, name: str, info: config.DatasetInfo) -> None:
+    """Refuse images and labels that do not belong together, or not to the dataset `info` describes."""
+    if images.shape[1:] != info.image_shape:
+        expected = ", ".join(map(str, ("n", *info.image_shape)))
+        raise cli.PipelineError(f"{name}: images have shape {images.shape}, expected ({expected})")
     if labels.ndim != 1 or len(labels) != len(images):
         raise cli.PipelineError(f"{name}: {len(labels)} labels for {len(images)} images")
-    if labels.size and labels.max() >= len(config.CLASS_NAMES):
-        raise cli.PipelineError(f"{name}: label {labels.max()} is not one of the {len(config.CLASS_NAMES)} classes")
+    classes = len(info.class_names)
+    if labels.size and labels.max() >= classes:
+        raise cli.PipelineError(f"{name}: label {labels.max()} is not one of the {classes} classes")
 
 
 def _class_quotas(class_sizes: np.ndarray, total: int) -> np.ndarray:
@@ -79,41 +85,77 @@ def split_dataset(
     return {"train": (images[train], labels[train]), "val": (images[val], labels[val])}
 
 
-def summarize(splits: dict[str, tuple[np.ndarray, np.ndarray]]) -> dict:
-    """Counts per class per split and a hash of the content, for reports and MLflow tags."""
+def split_image_folder(
+    images: np.ndarray,
+    labels: np.ndarray,
+    test_fraction: float,
+    val_fraction: float,
+    seed: int,
+    limit: int | None = None,
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Hold out a stratified test set, then split the rest as `split_dataset` does (`limit` caps
+    the images left for training and validation)."""
+    test, rest = stratified_split(labels, test_fraction, seed + 2)
+    splits = split_dataset(images[rest], labels[rest], val_fraction, seed, limit)
+    return splits | {"test": (images[test], labels[test])}
+
+
+def summarize(splits: dict[str, tuple[np.ndarray, np.ndarray]], class_names: tuple[str, ...]) -> dict:
+    """Counts per class (by name) per split and a hash of the content, for reports and MLflow tags."""
     digest = hashlib.sha256()
     counts = {}
     for split, (images, labels) in splits.items():
         digest.update(images.tobytes() + labels.astype(np.int64).tobytes())
-        per_class = np.bincount(labels, minlength=len(config.CLASS_NAMES))
-        counts[split] = {"total": int(len(labels))} | dict(zip(config.CLASS_NAMES, map(int, per_class)))
+        per_class = np.bincount(labels, minlength=len(class_names))
+        counts[split] = {"total": int(len(labels))} | dict(zip(class_names, map(int, per_class)))
     return {"counts": counts, "data_sha256": digest.hexdigest()}
 
 
-def load_raw_split(split: str) -> tuple[np.ndarray, np.ndarray]:
-    """Parse and check one of the raw (images, labels) pairs in `data/raw/`."""
-    arrays = []
-    for name in RAW_FILES[split]:
-        path = config.RAW_DIR / name
-        try:
-            arrays.append(parse_idx(path.read_bytes(), name))
-        except FileNotFoundError as error:
-            raise cli.PipelineError(f"{path} is missing: run the fetch stage first (dvc repro)") from error
-    check_dataset(*arrays, name=split)
-    return arrays[0], arrays[1]
+def _fetched(path: Path) -> Path:
+    if not path.is_file():
+        raise cli.PipelineError(f"{path} is missing: run the fetch stage first (dvc repro)")
+    return path
+
+
+def load_raw_split(split: str, info: config.DatasetInfo) -> tuple[np.ndarray, np.ndarray]:
+    """Parse and check one of the raw (images, labels) pairs of an IDX dataset in `data/raw/`."""
+    images, labels = (parse_idx(_fetched(config.RAW_DIR / name).read_bytes(), name) for name in RAW_FILES[split])
+    check_dataset(images, labels, split, info)
+    return images, labels
+
+
+def load_raw_folder() -> tuple[np.ndarray, np.ndarray, config.DatasetInfo]:
+    """The images, labels and DatasetInfo of an image folder as fetch stored it in `data/raw/`."""
+    images, labels = load_split(_fetched(config.RAW_FOLDER_IMAGES))
+    class_names = read_json(_fetched(config.RAW_FOLDER_CLASSES))
+    if not isinstance(class_names, list) or len(class_names) < 2 or not all(isinstance(n, str) for n in class_names):
+        raise cli.PipelineError(f"{config.RAW_FOLDER_CLASSES} is not a list of class names: rerun the fetch stage")
+    info = config.DatasetInfo("image_folder", tuple(class_names), images.shape[1:])
+    check_dataset(images, labels, config.RAW_FOLDER_IMAGES.name, info)
+    return images, labels, info
+
+
+def prepare_splits(params: config.Params) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], config.DatasetInfo]:
+    """The train, val and test splits of the dataset params.yaml names, and its DatasetInfo."""
+    data = params.data
+    if data.dataset == "image_folder":
+        images, labels, info = load_raw_folder()
+        test_fraction = data.image_folder.test_fraction
+        return split_image_folder(images, labels, test_fraction, data.val_fraction, params.seed, data.limit), info
+    info = config.idx_dataset_info(data.dataset)
+    splits = split_dataset(*load_raw_split("train", info), data.val_fraction, params.seed, data.limit)
+    return splits | {"test": load_raw_split("test", info)}, info
 
 
 def main() -> None:
-    params = config.load_params()
-    train_images, train_labels = load_raw_split("train")
-    splits = split_dataset(train_images, train_labels, params.data.val_fraction, params.seed, params.data.limit)
-    splits["test"] = load_raw_split("test")
+    splits, info = prepare_splits(config.load_params())
     for split, (images, labels) in splits.items():
         save_split(config.split_path(split), images, labels)
-    summary = summarize(splits)
+    write_json(config.DATASET_FILE, info.as_json())
+    summary = summarize(splits, info.class_names)
     write_json(config.DATA_REPORTS_DIR / "summary.json", summary)
-    save_figure(config.DATA_REPORTS_DIR / "samples.png", plot_samples(*splits["train"], config.CLASS_NAMES))
-    print("prepared", ", ".join(f"{s}: {c['total']:,}" for s, c in summary["counts"].items()))
+    save_figure(config.DATA_REPORTS_DIR / "samples.png", plot_samples(*splits["train"], info.class_names))
+    print(f"prepared {info.name},", ", ".join(f"{s}: {c['total']:,}" for s, c in summary["counts"].items()))
 
 
 if __name__ == "__main__":

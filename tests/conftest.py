@@ -1,11 +1,21 @@
-"""Shared tiny fixtures. Kept free of TensorFlow/Keras so the fast tests stay fast."""
+"""Shared fixtures: tiny synthetic data, and real Fashion-MNIST with a small trained CNN.
+
+TensorFlow/Keras are imported only inside the fixtures that need them, so the fast tests stay fast.
+"""
 
 import gzip
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
+import yaml
 
 
 def idx_bytes(array: np.ndarray) -> bytes:
@@ -52,3 +62,125 @@ def tiny_raw_dir(tmp_path, tiny_dataset):
     write_idx(directory / "t10k-images-idx3-ubyte", tiny_dataset.test_images)
     write_idx(directory / "t10k-labels-idx1-ubyte", tiny_dataset.test_labels)
     return directory
+
+
+# A folder of images in the flowers tutorial's layout; Keras labels the classes in sorted order.
+FOLDER_CLASSES = ("blue_stripes", "green_discs", "red_squares")
+
+
+def write_image_folder(directory: Path, per_class: int = 40, size: int = 16, seed: int = 0) -> Path:
+    """`per_class` small RGB PNG images per class, one subfolder each: blue vertical stripes, a green
+    disc or a red square, at a random place and size on a dark noisy background."""
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    rows, columns = np.mgrid[:size, :size]
+    for channel, name in zip((2, 1, 0), FOLDER_CLASSES):
+        (directory / name).mkdir(parents=True)
+        for index in range(per_class):
+            pixels = rng.integers(0, 60, size=(size, size, 3))
+            row, column = rng.integers(size // 4, 3 * size // 4, size=2)
+            radius = rng.integers(size // 6, size // 3 + 1)
+            shapes = {
+                "blue_stripes": (columns + index) % 4 < 2,
+                "green_discs": (rows - row) ** 2 + (columns - column) ** 2 <= radius**2,
+                "red_squares": (abs(rows - row) <= radius) & (abs(columns - column) <= radius),
+            }
+            pixels[shapes[name], channel] = rng.integers(180, 256)
+            Image.fromarray(pixels.astype(np.uint8)).save(directory / name / f"{index:03d}.png")
+    return directory
+
+
+DEBIAN_DATASET = Path("/usr/share/datasets/fashion-mnist")
+
+
+def real_split(split: str, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """The first `count` real Fashion-MNIST images and labels of `split` ("train" or "t10k"), from the
+    Debian package that `make setup` installs."""
+    from pipeline.preprocess import parse_idx
+
+    arrays = []
+    for kind in ("images-idx3", "labels-idx1"):
+        path = DEBIAN_DATASET / f"{split}-{kind}-ubyte.gz"
+        arrays.append(parse_idx(gzip.decompress(path.read_bytes()), path.name)[:count])
+    return arrays[0], arrays[1]
+
+
+@pytest.fixture(scope="session")
+def real_data():
+    """4,000 real training and 1,000 real test images."""
+    (train_images, train_labels), (test_images, test_labels) = real_split("train", 4000), real_split("t10k", 1000)
+    return SimpleNamespace(
+        train_images=train_images, train_labels=train_labels, test_images=test_images, test_labels=test_labels
+    )
+
+
+@pytest.fixture(scope="session")
+def trained_cnn(real_data):
+    """A small CNN trained for three epochs on `real_data` (about 80% test accuracy, a few seconds)."""
+    from pipeline.config import VariantParams
+    from pipeline.models import build_model, compile_model
+    from pipeline.train import configure_runtime, train_model
+
+    spec = VariantParams(model="cnn", filters=(8, 16), hidden_units=(32,), epochs=3, batch_size=64, learning_rate=0.003)
+    configure_runtime(seed=0, threads=2)
+    model = compile_model(build_model(spec), spec, steps_per_epoch=-(-len(real_data.train_labels) // 64))
+    split = (real_data.train_images, real_data.train_labels)
+    train_model(model, split, (real_data.test_images[:100], real_data.test_labels[:100]), spec, seed=0)
+    return model
+
+
+REPOSITORY = Path(__file__).resolve().parent.parent
+PROJECT_FILES = ("pipeline", "dvc.yaml", "params.yaml", ".dvcignore", ".dvc/config", ".dvc/.gitignore", ".gitignore")
+
+
+def copy_project(root: Path) -> Path:
+    """The project's code, pipeline and params copied into `root`, for tests that run the real stages."""
+    for name in PROJECT_FILES:
+        source, target = REPOSITORY / name, root / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, target)
+    return root
+
+
+def edit_params(root: Path, edit: Callable[[dict], None]) -> None:
+    """Apply `edit` to the params.yaml under `root`, in place."""
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    edit(params)
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def free_port() -> int:
+    """A local port nothing listens on (the OS's pick, released at once)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def command_env(**environment: str) -> dict[str, str]:
+    """The environment `make` gives a command: this venv first on PATH, without the caller's MLFLOW_*
+    settings, plus `environment`."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("MLFLOW_")}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    env.update(environment)
+    return env
+
+
+def run_command(args: list[str], cwd: Path, check: bool = True, **environment: str) -> subprocess.CompletedProcess:
+    """Run a command in `command_env(**environment)`. With `check`, a non-zero exit fails the test and
+    shows the output's end."""
+    result = subprocess.run(args, cwd=cwd, env=command_env(**environment), capture_output=True, text=True)
+    if check:
+        assert result.returncode == 0, f"{' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    return result
+
+
+def init_git(root: Path) -> None:
+    """Make `root` a git repository with all its files committed, as DVC (and its experiments) need."""
+    run_command(["git", "init", "-q"], root)
+    run_command(["git", "add", "-A"], root)
+    identity = ["-c", "user.name=test", "-c", "user.email=test@example.com"]
+    run_command(["git", *identity, "commit", "-qm", "init", "--allow-empty"], root)

@@ -88,7 +88,8 @@ def test_a_bad_value_stops_the_stage_with_one_line_naming_key_and_rule(repo, old
 
 def test_a_variant_missing_from_params_is_named_with_the_known_ones(repo):
     line = _assert_one_line_error(_run(repo, "pipeline.train", "nosuch"))
-    assert line == "error: params.yaml: variants.nosuch: no such variant (known: mlp, mlp_dropout, cnn, cnn_dropout)"
+    known = "mlp, mlp_dropout, mlp_deep, cnn, cnn_dropout, cnn_aug"
+    assert line == f"error: params.yaml: variants.nosuch: no such variant (known: {known})"
     line = _assert_one_line_error(_run(repo, "pipeline.evaluate", "cnn_dropuot"))
     assert "variants.cnn_dropuot: no such variant; did you mean 'cnn_dropout'?" in line
 

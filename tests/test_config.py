@@ -1,4 +1,5 @@
 import copy
+import json
 import subprocess
 import sys
 import textwrap
@@ -23,10 +24,10 @@ def _error(raw) -> str:
     return str(caught.value)
 
 
-def test_repository_params_load_with_the_four_variants():
+def test_repository_params_load_with_the_six_variants():
     params = load_params()
     assert isinstance(params, Params)
-    assert list(params.variants) == ["mlp", "mlp_dropout", "cnn", "cnn_dropout"]
+    assert list(params.variants) == ["mlp", "mlp_dropout", "mlp_deep", "cnn", "cnn_dropout", "cnn_aug"]
     cnn_dropout = params.variant("cnn_dropout")
     assert (cnn_dropout.model, cnn_dropout.dropout, cnn_dropout.filters) == ("cnn", 0.3, (32, 64))
     assert cnn_dropout.precision == "mixed_bfloat16" and cnn_dropout.lr_schedule == "cosine"
@@ -74,6 +75,61 @@ def test_unknown_key_in_data_section_is_named(raw_params):
     assert "params.yaml: data.val_fracton: unknown key" in _error(raw_params)
 
 
+@pytest.mark.parametrize(
+    ("path", "typo", "meant"),
+    [
+        ((), "sed", "seed"),
+        (("data",), "val_fracton", "val_fraction"),
+        (("tracking",), "experimnt", "experiment"),
+        (("compare",), "bestby", "best_by"),
+        (("gate",), "min_test_acuracy", "min_test_accuracy"),
+        (("variants", "cnn"), "dropuot", "dropout"),
+    ],
+)
+def test_unknown_key_at_any_level_suggests_the_closest_known_one(raw_params, path, typo, meant):
+    target = raw_params
+    for part in path:
+        target = target[part]
+    target[typo] = target.pop(meant, 1)
+    key = ".".join((*path, typo))
+    assert _error(raw_params).startswith(f"params.yaml: {key}: unknown key; did you mean {meant!r}? (known: ")
+
+
+def test_unknown_key_like_no_known_one_gets_only_the_list(raw_params):
+    raw_params["variants"]["mlp"]["optimizer"] = "sgd"
+    message = _error(raw_params)
+    assert message.startswith("params.yaml: variants.mlp.optimizer: unknown key (known: model, dropout,")
+    assert "did you mean" not in message
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "typo", "meant"),
+    [
+        ("variants.mlp", "model", "cnnn", "cnn"),
+        ("variants.mlp", "lr_schedule", "cosin", "cosine"),
+        ("variants.cnn", "precision", "bfloat16", "mixed_bfloat16"),
+        ("compare", "best_by", "test_acc", "test_accuracy"),
+    ],
+)
+def test_a_mistyped_choice_suggests_the_closest_one(raw_params, section, key, typo, meant):
+    target = raw_params
+    for part in section.split("."):
+        target = target[part]
+    target[key] = typo
+    message = _error(raw_params)
+    assert message.startswith(f"params.yaml: {section}.{key}: must be one of ")
+    assert message.endswith(f"; did you mean {meant!r}?")
+
+
+def test_a_mistyped_variant_name_suggests_the_closest_one():
+    with pytest.raises(PipelineError) as caught:
+        load_params().variant("cnn_dropuot")
+    assert str(caught.value) == (
+        "params.yaml: variants.cnn_dropuot: no such variant; did you mean 'cnn_dropout'? "
+        "(known: mlp, mlp_dropout, mlp_deep, cnn, cnn_dropout, cnn_aug)"
+    )
+
+
 def test_wrong_type_names_the_key_and_the_value(raw_params):
     raw_params["variants"]["mlp"]["epochs"] = "ten"
     message = _error(raw_params)
@@ -104,13 +160,41 @@ def test_a_section_that_is_not_a_mapping_is_named(raw_params):
 
 
 @pytest.mark.parametrize(
+    ("raw", "got"), [(None, ""), (["seed", "threads"], ", got ['seed', 'threads']"), ("seed", ", got 'seed'")]
+)
+def test_an_empty_file_or_a_top_level_list_is_named_once(raw, got):
+    required = "a mapping with at least seed, threads, data, variants"
+    expected = f"params.yaml: empty; expected {required}" if raw is None else f"params.yaml: expected {required}{got}"
+    assert _error(raw) == expected
+
+
+@pytest.mark.parametrize(("value", "written"), [("1e-3", "0.001"), ("2.5E+2", "250")])
+def test_a_number_yaml_read_as_text_says_how_to_write_it(raw_params, value, written):
+    raw_params["variants"]["mlp"]["learning_rate"] = value
+    expected = f"params.yaml: variants.mlp.learning_rate: expected a number, got {value!r}"
+    assert _error(raw_params) == f"{expected} (YAML reads it as text; write {written})"
+
+
+def test_a_variant_name_that_is_not_text_is_refused(raw_params):
+    raw_params["variants"][1] = {"model": "mlp"}
+    assert _error(raw_params) == "params.yaml: variants.1: expected a name as the key, got 1"
+
+
+def test_a_long_wrong_value_is_cut_to_keep_one_line(raw_params):
+    raw_params["variants"]["mlp"]["epochs"] = "x\n" * 100
+    message = _error(raw_params)
+    assert message.startswith("params.yaml: variants.mlp.epochs: expected int, got 'x\\nx\\n")
+    assert message.endswith("...") and len(message) < 120 and "\n" not in message
+
+
+@pytest.mark.parametrize(
     ("section", "key", "value", "rule"),
     [
         ("variants.cnn", "dropout", 1.0, "must be in [0, 1)"),
         ("variants.cnn", "dropout", -0.1, "must be in [0, 1)"),
         ("variants.mlp", "epochs", 0, "must be at least 1"),
         ("variants.mlp", "batch_size", 0, "must be at least 1"),
-        ("variants.mlp", "hidden_units", 0, "must be at least 1"),
+        ("variants.mlp", "hidden_units", [64, 0], "must be positive"),
         ("variants.mlp", "learning_rate", 0.0, "must be positive"),
         ("variants.cnn", "filters", [32, 0], "must be positive"),
         ("variants.mlp", "model", "transformer", "must be one of mlp, cnn"),
@@ -153,7 +237,7 @@ def test_unknown_variant_lists_the_known_ones():
         params.variant("nope")
     message = str(caught.value)
     assert "variants.nope: no such variant" in message
-    assert "known: mlp, mlp_dropout, cnn, cnn_dropout" in message
+    assert "known: mlp, mlp_dropout, mlp_deep, cnn, cnn_dropout, cnn_aug" in message
 
 
 def test_unreadable_or_invalid_params_file_is_a_one_line_error(tmp_path):
@@ -163,8 +247,38 @@ def test_unreadable_or_invalid_params_file_is_a_one_line_error(tmp_path):
     broken.write_text("seed: [1,\nthreads: 2\n")
     with pytest.raises(PipelineError) as caught:
         load_params(broken)
-    assert str(caught.value).startswith("params.yaml is not valid YAML:")
-    assert "\n" not in str(caught.value)
+    problem = "expected ',' or ']', but got '<stream end>' at line 3, column 1"
+    assert str(caught.value) == f"params.yaml is not valid YAML: {problem}"  # one line, where the problem is
+    broken.write_bytes(b"seed: \xff\n")
+    with pytest.raises(PipelineError, match=r"cannot read .*params.yaml: not UTF-8 text \(byte 6\)"):
+        load_params(broken)
+
+
+def test_errors_in_another_params_file_name_that_file(tmp_path):
+    other = tmp_path / "sweep.yaml"
+    other.write_text(config.PARAMS_FILE.read_text().replace("seed:", "sed:", 1))
+    with pytest.raises(PipelineError) as caught:
+        load_params(other)
+    assert str(caught.value).startswith("sweep.yaml: sed: unknown key; did you mean 'seed'?")
+
+
+def _check_params(*args: str) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "pipeline.config", "--check", *args]
+    return subprocess.run(command, cwd=config.ROOT, capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_check_command_reports_the_repository_params_valid():
+    result = _check_params()
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout == "params.yaml is valid: 6 variants (mlp, mlp_dropout, mlp_deep, cnn, cnn_dropout, cnn_aug)\n"
+
+
+def test_check_command_rejects_a_bad_file_with_one_line_and_exit_code_2(tmp_path):
+    bad = tmp_path / "params.yaml"
+    bad.write_text(config.PARAMS_FILE.read_text().replace("model: cnn", "model: cnnn", 1))
+    result = _check_params("--params", str(bad))
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == "error: params.yaml: variants.cnn.model: must be one of mlp, cnn; did you mean 'cnn'?\n"
 
 
 def _run_stage(body: str) -> subprocess.CompletedProcess:
@@ -238,3 +352,47 @@ def test_unknown_precision_or_schedule_lists_the_choices(raw_params, key):
 def test_a_negative_seed_is_rejected(raw_params):
     raw_params["seed"] = -1
     assert _error(raw_params) == "params.yaml: seed: must be at least 0"
+
+
+def test_a_mistyped_dataset_suggests_the_closest_one(raw_params):
+    raw_params["data"]["dataset"] = "minst"
+    assert _error(raw_params) == (
+        "params.yaml: data.dataset: must be one of fashion_mnist, mnist, image_folder; did you mean 'mnist'?"
+    )
+
+
+def test_an_image_folder_dataset_needs_its_directory(raw_params):
+    raw_params["data"]["dataset"] = "image_folder"
+    raw_params["data"]["image_folder"]["directory"] = None
+    assert _error(raw_params).startswith("params.yaml: data.image_folder.directory: must name the folder of images")
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "rule"),
+    [
+        ("image_size", [64], "must be [height, width]"),
+        ("color_mode", "rbg", "must be one of rgb, grayscale; did you mean 'rgb'?"),
+        ("test_fraction", 1.0, "must be between 0 and 1 (exclusive)"),
+    ],
+)
+def test_image_folder_settings_are_validated(raw_params, key, value, rule):
+    raw_params["data"]["image_folder"][key] = value
+    assert _error(raw_params) == f"params.yaml: data.image_folder.{key}: {rule}"
+
+
+def test_an_image_folders_relative_directory_is_the_repositorys_and_its_shape_has_channels(raw_params):
+    raw_params["data"] |= {"dataset": "image_folder", "image_folder": {"directory": "photos", "image_size": [32, 48]}}
+    folder = parse_params(raw_params).data.image_folder
+    assert folder.path == config.ROOT / "photos" and folder.image_shape == (32, 48, 3)
+    grey = config.ImageFolderParams(directory="/data/photos", color_mode="grayscale")
+    assert str(grey.path) == "/data/photos" and grey.image_shape == (64, 64)
+
+
+def test_dataset_info_round_trips_and_a_missing_file_says_to_run_dvc_repro(tmp_path):
+    path = tmp_path / "dataset.json"
+    with pytest.raises(PipelineError, match=r"dataset.json is missing: run the preprocess stage first \(dvc repro\)"):
+        config.load_dataset_info(path)
+    info = config.DatasetInfo("image_folder", ("daisy", "rose"), (16, 16, 3))
+    path.write_text(json.dumps(info.as_json()))
+    assert config.load_dataset_info(path) == info
+    assert config.idx_dataset_info("mnist").class_names == tuple("0123456789")

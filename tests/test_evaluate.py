@@ -46,7 +46,7 @@ def test_cross_entropy_matches_keras():
 
 
 def test_evaluate_model_reports_accuracy_gap_and_per_class_scores():
-    model = build_model(VariantParams(model="mlp", hidden_units=8))
+    model = build_model(VariantParams(model="mlp", hidden_units=(8,)))
     rng = np.random.default_rng(1)
     splits = {
         split: (rng.integers(0, 256, size=(40, 28, 28), dtype=np.uint8), np.arange(40) % 10)

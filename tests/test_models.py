@@ -2,8 +2,8 @@ import keras
 import numpy as np
 import pytest
 
-from pipeline.config import VariantParams
-from pipeline.models import as_float32, build_model, compile_model, learning_rate_schedule
+from pipeline.config import AugmentParams, VariantParams
+from pipeline.models import as_float32, build_model, compile_model, learning_rate_schedule, one_hot_mse
 
 
 def _layer_types(model: keras.Model) -> list[str]:
@@ -20,8 +20,21 @@ def test_models_take_raw_pixels_and_return_ten_logits(model_type):
     assert "Rescaling" in _layer_types(model)
 
 
+@pytest.mark.parametrize("model_type", ["mlp", "cnn"])
+def test_models_take_the_datasets_image_shape_and_score_its_classes(model_type):
+    spec = VariantParams(model=model_type, filters=(8,), hidden_units=(16,), precision="mixed_bfloat16")
+    model = build_model(spec, num_classes=3, input_shape=(16, 20, 3), precision=spec.precision)
+    assert model.input_shape == (None, 16, 20, 3) and model.inputs[0].name == "pixels"
+    pixels = np.random.default_rng(0).integers(0, 256, size=(2, 16, 20, 3)).astype(np.float32)
+    assert model.predict(pixels, verbose=0).shape == (2, 3)
+    float_model = as_float32(model, spec)
+    assert float_model.input_shape == (None, 16, 20, 3) and float_model.output_shape == (None, 3)
+    grey = build_model(spec, num_classes=5, input_shape=(12, 12))
+    assert grey.predict(pixels[:, :12, :12, 0], verbose=0).shape == (2, 5)
+
+
 def test_mlp_is_the_tutorial_architecture():
-    model = build_model(VariantParams(model="mlp", hidden_units=128))
+    model = build_model(VariantParams(model="mlp", hidden_units=(128,)))
     # Flatten -> Dense(128) -> Dense(10): 784*128 + 128 + 128*10 + 10 parameters.
     assert model.count_params() == 101_770
     assert "Dropout" not in _layer_types(model)
@@ -70,7 +83,7 @@ def test_batch_norm_replaces_the_convolution_bias():
 
 
 def test_mixed_precision_computes_in_bfloat16_but_saves_float32():
-    spec = VariantParams(model="cnn", filters=(8,), hidden_units=16, precision="mixed_bfloat16")
+    spec = VariantParams(model="cnn", filters=(8,), hidden_units=(16,), precision="mixed_bfloat16")
     mixed = build_model(spec, precision=spec.precision)
     assert mixed.layers[-2].compute_dtype == "bfloat16"
     assert mixed.layers[-1].compute_dtype == "float32"  # the logits
@@ -81,3 +94,39 @@ def test_mixed_precision_computes_in_bfloat16_but_saves_float32():
     pixels = np.random.default_rng(0).integers(0, 256, size=(4, 28, 28)).astype(np.float32)
     np.testing.assert_allclose(float_model.predict(pixels, verbose=0), mixed.predict(pixels, verbose=0), atol=0.05)
     assert keras.mixed_precision.global_policy().name == "float32"  # the global policy is restored
+
+
+AUGMENT = AugmentParams(flip=True, rotation=0.1, zoom=0.1, translation=0.1)
+
+
+def test_augmentation_layers_are_in_the_model_only_when_asked():
+    plain = _layer_types(build_model(VariantParams(model="cnn")))
+    augmented = _layer_types(build_model(VariantParams(model="cnn", augment=AUGMENT)))
+    transforms = ["RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation"]
+    assert not set(transforms) & set(plain)
+    assert [name for name in augmented if name.startswith("Random")] == transforms
+    assert augmented.index("RandomTranslation") < augmented.index("Rescaling") < augmented.index("Conv2D")
+
+
+@pytest.mark.parametrize("model_type", ["mlp", "cnn"])
+def test_augmentation_changes_training_inputs_but_not_predictions(model_type):
+    model = build_model(VariantParams(model=model_type, augment=AUGMENT))
+    pixels = np.random.default_rng(0).integers(0, 256, size=(4, 28, 28)).astype(np.float32)
+    inference = [model(pixels, training=False).numpy() for _ in range(2)]
+    np.testing.assert_array_equal(inference[0], inference[1])
+    assert not np.allclose(model(pixels, training=True).numpy(), inference[0])
+
+
+def test_mse_loss_compares_probabilities_with_one_hot_labels():
+    logits = np.array([[10.0, 0.0, 0.0], [0.0, 0.0, 0.0]], np.float32)
+    loss = one_hot_mse(np.array([0, 2]), logits).numpy()
+    assert loss[0] == pytest.approx(0.0, abs=1e-4)  # confident and right
+    assert loss[1] == pytest.approx(((1 / 3) ** 2 * 2 + (2 / 3) ** 2) / 3, rel=1e-5)  # unsure
+
+
+def test_a_model_compiled_with_mse_saves_and_loads_safely(tmp_path):
+    spec = VariantParams(model="mlp", hidden_units=(8,), loss="mse")
+    model = compile_model(build_model(spec), spec, steps_per_epoch=1)
+    model.save(tmp_path / "model.keras")
+    loaded = keras.models.load_model(tmp_path / "model.keras", safe_mode=True)
+    assert loaded.loss is one_hot_mse or getattr(loaded.loss, "fn", None) is one_hot_mse

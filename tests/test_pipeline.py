@@ -5,9 +5,7 @@ Uses the real Fashion-MNIST files (the Debian package that `make setup` installs
 """
 
 import json
-import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,29 +15,13 @@ import numpy as np
 import pytest
 import yaml
 from ai_edge_litert.interpreter import Interpreter
+from conftest import FOLDER_CLASSES, REPOSITORY, copy_project, edit_params, init_git, run_command, write_image_folder
 
-REPO = Path(__file__).resolve().parent.parent
-PROJECT_FILES = ("pipeline", "dvc.yaml", "params.yaml", ".dvcignore", ".dvc/config", ".dvc/.gitignore", ".gitignore")
-VARIANTS = ("mlp", "mlp_dropout", "cnn", "cnn_dropout")
-
-
-def _run(args: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("MLFLOW_")}
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
-    result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
-    if check:
-        assert result.returncode == 0, f"{' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
-    return result
+VARIANTS = tuple(yaml.safe_load((REPOSITORY / "params.yaml").read_text())["variants"])
 
 
 def _stages_run(output: str) -> set[str]:
     return set(re.findall(r"Running stage '([^']+)'", output))
-
-
-def _edit_params(root: Path, edit) -> None:
-    params = yaml.safe_load((root / "params.yaml").read_text())
-    edit(params)
-    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
 
 def _tiny(params: dict) -> None:
@@ -50,22 +32,16 @@ def _tiny(params: dict) -> None:
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
-    root = tmp_path_factory.mktemp("project")
-    for name in PROJECT_FILES:
-        source, target = REPO / name, root / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if source.is_dir():
-            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(source, target)
-    _edit_params(root, _tiny)
-    _run(["git", "init", "-q"], root)
-    _run(
-        ["git", "-c", "user.name=test", "-c", "user.email=test@example.com", "commit", "-qm", "init", "--allow-empty"],
-        root,
-    )
-    result = _run(["dvc", "repro"], root)
+    root = copy_project(tmp_path_factory.mktemp("project"))
+    edit_params(root, _tiny)
+    init_git(root)
+    result = run_command(["dvc", "repro"], root)
     return root, result.stdout
+
+
+def _tflite_files(root: Path, variant: str) -> list[Path]:
+    names = ("model.tflite", "model_dynamic_range.tflite", "model_float16.tflite", "model_int8.tflite")
+    return [root / "models" / variant / name for name in names]
 
 
 def test_repro_runs_every_stage_of_every_variant(project):
@@ -75,7 +51,7 @@ def test_repro_runs_every_stage_of_every_variant(project):
     }
     assert _stages_run(output) == expected
     for variant in VARIANTS:
-        for path in ("model.keras", "model.tflite", "mlflow_run.json"):
+        for path in ("model.keras", "mlflow_run.json", *(f.name for f in _tflite_files(root, variant))):
             assert (root / "models" / variant / path).is_file()
         reports = root / "reports" / "variants" / variant
         for path in ("history.csv", "training.json", "metrics.json", "tflite.json", "confusion.csv"):
@@ -99,9 +75,13 @@ def test_metrics_are_well_above_chance_and_tflite_agrees(project):
         tflite = json.loads((reports / "tflite.json").read_text())
         assert metrics["test_accuracy"] > 0.6, variant
         assert set(metrics["per_class"]["Ankle boot"]) == {"precision", "recall", "f1"}
-        assert tflite["tflite_top1_agreement"] >= 0.999
-        assert tflite["tflite_accuracy"] == pytest.approx(metrics["test_accuracy"], abs=0.001)
-        assert tflite["tflite_size_bytes"] == (root / "models" / variant / "model.tflite").stat().st_size
+        assert tflite["float32"]["top1_agreement"] >= 0.999
+        assert tflite["float32"]["accuracy"] == pytest.approx(metrics["test_accuracy"], abs=0.001)
+        for flavour, path in zip(("float32", "dynamic_range", "float16", "int8"), _tflite_files(root, variant)):
+            assert tflite[flavour]["size_bytes"] == path.stat().st_size
+            assert tflite[flavour]["accuracy"] == pytest.approx(metrics["test_accuracy"], abs=0.02), flavour
+            assert 0 < tflite[flavour]["latency_ms_median"] <= tflite[flavour]["latency_ms_p95"]
+        assert tflite["int8"]["size_bytes"] < 0.3 * tflite["float32"]["size_bytes"]
         history = (reports / "history.csv").read_text().splitlines()
         assert history[0] == "epoch,loss,accuracy,val_loss,val_accuracy" and len(history) == 2
 
@@ -116,12 +96,14 @@ def test_mlflow_has_one_finished_run_per_variant(project):
     client = mlflow.MlflowClient()
     for _, run in runs.iterrows():
         assert run["metrics.test_accuracy"] > 0.6
-        assert run["metrics.tflite_top1_agreement"] >= 0.999
+        assert run["metrics.tflite.float32.top1_agreement"] >= 0.999
+        assert run["metrics.tflite.int8.size_bytes"] > 0
+        assert run["params.tflite.int8.input"].startswith("int8[batch, 28, 28]")
         assert run["params.variant.model"] in ("mlp", "cnn")
         assert len(run["tags.data_sha256"]) == 64
         assert len(client.get_metric_history(run["run_id"], "epoch_val_accuracy")) == 1
         artifacts = {artifact.path for artifact in client.list_artifacts(run["run_id"])}
-        assert {"model.keras", "model.tflite", "history.csv", "confusion.png", "predictions.png"} <= artifacts
+        assert {"model.keras", "model.tflite", "model_int8.tflite", "history.csv", "predictions.png"} <= artifacts
     assert (root / "mlartifacts").is_dir()
     (comparison,) = all_runs[all_runs["tags.run_type"] == "comparison"].itertuples()
     artifacts = {artifact.path for artifact in client.list_artifacts(comparison.run_id)}
@@ -146,12 +128,12 @@ def test_comparison_has_a_row_per_variant_and_names_the_best(project):
 
 def test_dvc_shows_metrics_and_plots_of_every_variant(project):
     root, _ = project
-    metrics = json.loads(_run(["dvc", "metrics", "show", "--json"], root).stdout)
+    metrics = json.loads(run_command(["dvc", "metrics", "show", "--json"], root).stdout)
     files = {path for revision in metrics.values() for path in revision["data"]}
     for variant in VARIANTS:
         assert f"reports/variants/{variant}/metrics.json" in files
         assert f"reports/variants/{variant}/tflite.json" in files
-    _run(["dvc", "plots", "show", "-o", "plots_html"], root)
+    run_command(["dvc", "plots", "show", "-o", "plots_html"], root)
     page = (root / "plots_html" / "index.html").read_text()
     assert page.count("vegaEmbed(") == 2 * len(VARIANTS)  # an interactive curve and confusion matrix each
     images = {path.name for path in (root / "plots_html" / "static").iterdir()}
@@ -179,7 +161,7 @@ def test_exported_tflite_runs_in_litert_on_raw_pixels(project):
 
 def test_second_repro_does_nothing(project):
     root, _ = project
-    result = _run(["dvc", "repro"], root)
+    result = run_command(["dvc", "repro"], root)
     assert _stages_run(result.stdout) == set()
     assert "up to date" in result.stdout
 
@@ -187,20 +169,27 @@ def test_second_repro_does_nothing(project):
 def test_forced_rerun_gives_identical_metrics(project):
     root, _ = project
     reports = root / "reports" / "variants" / "cnn_dropout"
-    before = {name: (reports / name).read_text() for name in ("metrics.json", "tflite.json", "history.csv")}
-    result = _run(["dvc", "repro", "--force", "export@cnn_dropout", "evaluate@cnn_dropout"], root)
+
+    def outputs():
+        tflite = json.loads((reports / "tflite.json").read_text())
+        timings = ("latency_ms_median", "latency_ms_p95", "throughput_images_per_s")
+        results = {f: {k: v for k, v in tflite[f].items() if k not in timings} for f in ("float32", "int8")}
+        return [(reports / name).read_text() for name in ("metrics.json", "history.csv")], results
+
+    before = outputs()
+    result = run_command(["dvc", "repro", "--force", "export@cnn_dropout", "evaluate@cnn_dropout"], root)
     assert "train@cnn_dropout" in _stages_run(result.stdout)
-    assert {name: (reports / name).read_text() for name in before} == before
+    assert outputs() == before
 
 
 def test_changing_one_variant_reruns_only_that_variant(project):
     root, _ = project
 
     def widen_mlp(params):
-        params["variants"]["mlp"]["hidden_units"] = 64
+        params["variants"]["mlp"]["hidden_units"] = [64]
 
-    _edit_params(root, widen_mlp)
-    result = _run(["dvc", "repro"], root)
+    edit_params(root, widen_mlp)
+    result = run_command(["dvc", "repro"], root)
     assert _stages_run(result.stdout) == {"train@mlp", "evaluate@mlp", "export@mlp", "compare"}
     assert json.loads((root / "reports" / "variants" / "mlp" / "training.json").read_text())["parameters"] == 50_890
 
@@ -212,9 +201,9 @@ def test_bad_params_stop_the_stage_with_a_one_line_error(project):
     def break_dropout(params):
         params["variants"]["cnn"]["dropout"] = 1.5
 
-    _edit_params(root, break_dropout)
+    edit_params(root, break_dropout)
     try:
-        result = _run([sys.executable, "-m", "pipeline.train", "cnn"], root, check=False)
+        result = run_command([sys.executable, "-m", "pipeline.train", "cnn"], root, check=False)
     finally:
         (root / "params.yaml").write_text(original)
     assert result.returncode == 2
@@ -222,7 +211,7 @@ def test_bad_params_stop_the_stage_with_a_one_line_error(project):
 
 
 def _check(root: Path, *args: str) -> subprocess.CompletedProcess:
-    return _run([sys.executable, "-m", "pipeline.check", *args], root, check=False)
+    return run_command([sys.executable, "-m", "pipeline.check", *args], root, check=False)
 
 
 def test_gate_fails_below_the_thresholds_and_passes_above(project):
@@ -236,18 +225,20 @@ def test_gate_fails_below_the_thresholds_and_passes_above(project):
         params["gate"] = {
             "min_test_accuracy": 0.5,
             "max_tflite_accuracy_drop": 0.002,
+            "max_quantized_accuracy_drop": 0.05,  # one epoch on 3,000 images: an unsure model
             "max_tflite_size_bytes": 2_000_000,
         }
 
     original = (root / "params.yaml").read_text()
-    _edit_params(root, lenient)
+    edit_params(root, lenient)
     try:
         passing = _check(root)
         assert passing.returncode == 0, passing.stdout
-        assert "12 of 12 checks passed: the gate passes" in passing.stdout
+        checks = 8 * len(VARIANTS)  # test accuracy; float32 drop, agreement, size; 3 quantized drops; int8 size
+        assert f"{checks} of {checks} checks passed: the gate passes" in passing.stdout
 
-        _run(["git", "add", "reports", "params.yaml", "dvc.lock"], root)
-        _run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "baseline"], root)
+        run_command(["git", "add", "reports", "params.yaml", "dvc.lock"], root)
+        run_command(["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "baseline"], root)
         metrics_file = root / "reports" / "variants" / "mlp" / "metrics.json"
         metrics = json.loads(metrics_file.read_text())
         metrics["test_accuracy"] -= 0.02
@@ -263,4 +254,70 @@ def test_gate_fails_below_the_thresholds_and_passes_above(project):
         assert _check(root, "--against", "no-such-rev").stderr.strip().endswith("not a git revision of this repository")
     finally:
         (root / "params.yaml").write_text(original)
-        _run(["git", "checkout", "HEAD", "--", "reports"], root)
+        run_command(["git", "checkout", "HEAD", "--", "reports"], root)
+
+
+# The same pipeline on a folder of your own images: 16×16 RGB pictures in three classes.
+
+FOLDER_VARIANTS = {
+    "mlp": {"model": "mlp", "hidden_units": [32], "epochs": 2, "batch_size": 16, "learning_rate": 0.003},
+    "cnn": {"model": "cnn", "filters": [8, 16], "hidden_units": [16], "epochs": 2, "batch_size": 16},
+}
+
+
+def _on_folder(directory: Path):
+    def edit(params: dict) -> None:
+        folder = {"directory": str(directory), "image_size": [16, 16], "color_mode": "rgb", "test_fraction": 0.2}
+        params["data"] |= {"dataset": "image_folder", "limit": None, "image_folder": folder}
+        params["variants"] = FOLDER_VARIANTS
+        params["gate"]["min_test_accuracy_by_variant"] = {}
+        params["export"] = {"representative_images": 50, "latency_runs": 20, "throughput_batch": 32}
+
+    return edit
+
+
+@pytest.fixture(scope="module")
+def folder_project(tmp_path_factory):
+    base = tmp_path_factory.mktemp("folder")
+    folder = write_image_folder(base / "shapes", per_class=40, size=16)
+    root = copy_project(base / "project")
+    edit_params(root, _on_folder(folder))
+    init_git(root)
+    result = run_command(["dvc", "repro"], root)
+    return root, folder, result.stdout
+
+
+def test_an_image_folder_runs_through_every_stage_with_its_class_names(folder_project):
+    root, _, output = folder_project
+    stages = {f"{stage}@{v}" for stage in ("train", "evaluate", "export") for v in FOLDER_VARIANTS}
+    assert _stages_run(output) == {"fetch", "preprocess", "compare"} | stages
+    dataset = json.loads((root / "data" / "prepared" / "dataset.json").read_text())
+    assert dataset["class_names"] == list(FOLDER_CLASSES) and dataset["image_shape"] == [16, 16, 3]
+    comparison = json.loads((root / "reports" / "comparison.json").read_text())
+    assert [row["variant"] for row in comparison["variants"]] == list(FOLDER_VARIANTS)
+    for variant in FOLDER_VARIANTS:
+        reports = root / "reports" / "variants" / variant
+        metrics = json.loads((reports / "metrics.json").read_text())
+        assert sorted(metrics["per_class"]) == sorted(FOLDER_CLASSES)
+        assert set((reports / "confusion.csv").read_text().split()[1:]) <= {
+            f"{actual},{predicted}" for actual in FOLDER_CLASSES for predicted in FOLDER_CLASSES
+        }
+        assert (root / "models" / variant / "labels.txt").read_text().splitlines() == list(FOLDER_CLASSES)
+    assert run_command(["dvc", "status"], root).stdout.strip().endswith("up to date.")
+
+
+def test_an_image_folder_model_runs_in_litert_and_predict_names_a_folder_class(folder_project):
+    root, folder, _ = folder_project
+    model = root / "models" / "cnn" / "model.tflite"
+    interpreter = Interpreter(model_path=str(model))
+    assert list(interpreter.get_input_details()[0]["shape"]) == [1, 16, 16, 3]
+    with np.load(root / "data" / "prepared" / "test.npz", allow_pickle=False) as test:
+        images = test["images"]
+    logits = interpreter.get_signature_runner()(pixels=images.astype(np.float32))["logits"]
+    assert logits.shape == (len(images), len(FOLDER_CLASSES))
+    picture = folder / "red_squares" / "000.png"
+    result = run_command([sys.executable, "-m", "pipeline.predict", str(picture), "--model", str(model)], root)
+    shown = re.fullmatch(
+        rf"{re.escape(str(picture))}: (\w+) \d+\.\d%, (\w+) \d+\.\d%, (\w+) \d+\.\d%", result.stdout.strip()
+    )
+    assert shown and sorted(shown.groups()) == sorted(FOLDER_CLASSES), result.stdout

@@ -21,6 +21,18 @@ def _history(start: float) -> dict[str, list[float]]:
     }
 
 
+def test_rgb_images_are_drawn_in_colour():
+    images = np.zeros((25, 8, 8, 3), np.uint8)
+    images[..., 0] = 255  # red
+    labels = np.arange(25) % 2
+    figure = plot_samples(images, labels, ("red", "also red"))
+    assert figure.axes[1].get_xlabel() == "also red"
+    assert figure.axes[0].images[0].get_array().shape == (8, 8, 3)
+    probabilities = np.tile([0.9, 0.1], (4, 1))
+    grid = plot_predictions(images[:4], labels[:4], probabilities, ("red", "also red"))  # fewer than the grid holds
+    assert sum(len(axis.images) for axis in grid.axes) == 4
+
+
 def test_sample_grid_has_25_images_labelled_with_class_names():
     images = np.zeros((30, 28, 28), np.uint8)
     labels = np.arange(30) % 10

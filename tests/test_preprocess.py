@@ -1,12 +1,23 @@
 import gzip
+import json
+import sys
 
 import numpy as np
 import pytest
-from conftest import idx_bytes, write_idx
+from conftest import FOLDER_CLASSES, copy_project, edit_params, idx_bytes, run_command, write_idx, write_image_folder
 
 from pipeline.cli import PipelineError
-from pipeline.config import CLASS_NAMES
-from pipeline.preprocess import check_dataset, parse_idx, split_dataset, stratified_split, summarize
+from pipeline.config import CLASS_NAMES, DatasetInfo, idx_dataset_info
+from pipeline.preprocess import (
+    check_dataset,
+    parse_idx,
+    split_dataset,
+    split_image_folder,
+    stratified_split,
+    summarize,
+)
+
+FASHION_MNIST = idx_dataset_info("fashion_mnist")
 
 
 def _class_counts(labels: np.ndarray) -> np.ndarray:
@@ -81,12 +92,12 @@ def test_truncated_header_is_refused():
 
 
 def test_matching_images_and_labels_pass(tiny_dataset):
-    assert check_dataset(tiny_dataset.train_images, tiny_dataset.train_labels, "train") is None
+    assert check_dataset(tiny_dataset.train_images, tiny_dataset.train_labels, "train", FASHION_MNIST) is None
 
 
 def test_mismatched_counts_are_refused(tiny_dataset):
     with pytest.raises(PipelineError) as caught:
-        check_dataset(tiny_dataset.train_images, tiny_dataset.train_labels[:-1], "train")
+        check_dataset(tiny_dataset.train_images, tiny_dataset.train_labels[:-1], "train", FASHION_MNIST)
     assert str(caught.value) == "train: 199 labels for 200 images"
 
 
@@ -94,13 +105,22 @@ def test_label_outside_the_ten_classes_is_refused(tiny_dataset):
     labels = tiny_dataset.test_labels.copy()
     labels[7] = 10
     with pytest.raises(PipelineError) as caught:
-        check_dataset(tiny_dataset.test_images, labels, "test")
+        check_dataset(tiny_dataset.test_images, labels, "test", FASHION_MNIST)
     assert str(caught.value) == "test: label 10 is not one of the 10 classes"
 
 
 def test_images_of_the_wrong_size_are_refused():
     with pytest.raises(PipelineError, match=r"train: images have shape \(3, 32, 32\), expected \(n, 28, 28\)"):
-        check_dataset(np.zeros((3, 32, 32), np.uint8), np.zeros(3, np.uint8), "train")
+        check_dataset(np.zeros((3, 32, 32), np.uint8), np.zeros(3, np.uint8), "train", FASHION_MNIST)
+
+
+def test_images_are_checked_against_the_datasets_shape_and_classes():
+    folder = DatasetInfo("image_folder", ("cat", "dog"), (16, 16, 3))
+    check_dataset(np.zeros((4, 16, 16, 3), np.uint8), np.array([0, 1, 1, 0]), "images.npz", folder)
+    with pytest.raises(PipelineError, match=r"images have shape \(4, 16, 16\), expected \(n, 16, 16, 3\)"):
+        check_dataset(np.zeros((4, 16, 16), np.uint8), np.array([0, 1, 1, 0]), "images.npz", folder)
+    with pytest.raises(PipelineError, match="label 2 is not one of the 2 classes"):
+        check_dataset(np.zeros((2, 16, 16, 3), np.uint8), np.array([0, 2]), "images.npz", folder)
 
 
 # stratified_split / split_dataset
@@ -177,7 +197,7 @@ def _splits(dataset):
 
 
 def test_summary_counts_each_class_in_each_split(tiny_dataset):
-    summary = summarize(_splits(tiny_dataset))
+    summary = summarize(_splits(tiny_dataset), CLASS_NAMES)
     counts = summary["counts"]
     assert list(counts) == ["train", "val", "test"]
     assert counts["train"] == {"total": 180} | dict.fromkeys(CLASS_NAMES, 18)
@@ -188,15 +208,72 @@ def test_summary_counts_each_class_in_each_split(tiny_dataset):
 
 def test_summary_hash_is_stable_and_changes_with_the_data(tiny_dataset):
     splits = _splits(tiny_dataset)
-    assert summarize(splits)["data_sha256"] == summarize(_splits(tiny_dataset))["data_sha256"]
+    assert summarize(splits, CLASS_NAMES)["data_sha256"] == summarize(_splits(tiny_dataset), CLASS_NAMES)["data_sha256"]
     images, labels = splits["test"]
     changed_pixel = images.copy()
     changed_pixel[0, 0, 0] ^= 1
     changed_label = labels.copy()
     changed_label[0] = (changed_label[0] + 1) % 10
     hashes = {
-        summarize(splits)["data_sha256"],
-        summarize(splits | {"test": (changed_pixel, labels)})["data_sha256"],
-        summarize(splits | {"test": (images, changed_label)})["data_sha256"],
+        summarize(splits, CLASS_NAMES)["data_sha256"],
+        summarize(splits | {"test": (changed_pixel, labels)}, CLASS_NAMES)["data_sha256"],
+        summarize(splits | {"test": (images, changed_label)}, CLASS_NAMES)["data_sha256"],
     }
     assert len(hashes) == 3
+
+
+def test_summary_counts_classes_by_the_datasets_names():
+    labels = np.array([0, 1, 1, 2, 2, 2])
+    summary = summarize({"test": (np.zeros((6, 4, 4, 3), np.uint8), labels)}, ("daisy", "rose", "tulip"))
+    assert summary["counts"]["test"] == {"total": 6, "daisy": 1, "rose": 2, "tulip": 3}
+
+
+# image folders
+
+
+def test_an_image_folder_is_split_into_stratified_test_val_and_train_sets():
+    class_sizes = np.array([50, 30, 20])
+    labels = np.repeat(np.arange(3), class_sizes)
+    images = np.zeros((len(labels), 8, 8, 3), np.uint8)
+    images[:, 0, 0, 0] = np.arange(len(labels))  # each image is told apart by a pixel
+    splits = split_image_folder(images, labels, test_fraction=0.2, val_fraction=0.1, seed=0)
+    assert list(splits) == ["train", "val", "test"]
+    np.testing.assert_array_equal(np.bincount(splits["test"][1]), [10, 6, 4])
+    np.testing.assert_array_equal(np.bincount(splits["val"][1]), [4, 2, 2])
+    np.testing.assert_array_equal(np.bincount(splits["train"][1]), [36, 22, 14])
+    seen = np.concatenate([split_images[:, 0, 0, 0] for split_images, _ in splits.values()])
+    np.testing.assert_array_equal(np.sort(seen), np.arange(100))  # every image once
+    for split_images, split_labels in splits.values():
+        np.testing.assert_array_equal(labels[split_images[:, 0, 0, 0]], split_labels)
+    again = split_image_folder(images, labels, test_fraction=0.2, val_fraction=0.1, seed=0)
+    np.testing.assert_array_equal(again["test"][0], splits["test"][0])
+
+
+def test_limit_caps_an_image_folders_training_images_not_its_test_set():
+    labels = np.repeat(np.arange(2), 200)
+    splits = split_image_folder(np.zeros((400, 4, 4), np.uint8), labels, 0.25, 0.1, seed=0, limit=100)
+    assert len(splits["train"][1]) + len(splits["val"][1]) == 100
+    assert len(splits["test"][1]) == 100
+
+
+def test_an_image_folder_is_fetched_and_prepared_with_its_class_names_and_shape(tmp_path):
+    root = copy_project(tmp_path / "project")
+    write_image_folder(root / "shapes", per_class=40, size=16)
+
+    def use_folder(params):
+        params["data"]["dataset"] = "image_folder"
+        params["data"]["image_folder"] = {"directory": "shapes", "image_size": [16, 16], "color_mode": "rgb"}
+
+    edit_params(root, use_folder)
+    for stage in ("fetch", "preprocess"):
+        run_command([sys.executable, "-m", f"pipeline.{stage}"], root)  # "shapes" is relative to the root
+    assert json.loads((root / "data" / "raw" / "classes.json").read_text()) == list(FOLDER_CLASSES)
+    dataset = json.loads((root / "data" / "prepared" / "dataset.json").read_text())
+    assert dataset == {"name": "image_folder", "class_names": list(FOLDER_CLASSES), "image_shape": [16, 16, 3]}
+    counts = json.loads((root / "reports" / "data" / "summary.json").read_text())["counts"]
+    assert counts["test"] == {"total": 24} | dict.fromkeys(FOLDER_CLASSES, 8)  # test_fraction 0.2 of 40 each
+    assert counts["train"]["total"] + counts["val"]["total"] == 96
+    assert all(counts["val"][name] in (3, 4) for name in FOLDER_CLASSES)
+    with np.load(root / "data" / "prepared" / "train.npz") as train:
+        assert train["images"].shape == (counts["train"]["total"], 16, 16, 3)
+    assert (root / "reports" / "data" / "samples.png").read_bytes()[:4] == b"\x89PNG"

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from pipeline.config import VariantParams
+from pipeline.config import EarlyStoppingParams, StopAtParams, VariantParams
 from pipeline.models import build_model, compile_model
-from pipeline.train import configure_runtime, train_model
+from pipeline.train import configure_runtime, stopped_early, train_model
 
 
 def separable_dataset(count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -33,8 +33,27 @@ def test_training_learns_and_validates_every_epoch(model_type):
 
 
 def test_same_seed_gives_identical_weights():
-    spec = VariantParams(model="cnn", filters=(8,), hidden_units=16, epochs=1, batch_size=32, dropout=0.2)
+    spec = VariantParams(model="cnn", filters=(8,), hidden_units=(16,), epochs=1, batch_size=32, dropout=0.2)
     first, _ = _train(spec, seed=7)
     second, _ = _train(spec, seed=7)
     for a, b in zip(first.get_weights(), second.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+def test_a_stop_is_reported_with_its_rule_and_epoch():
+    history = {"loss": [0.9, 0.5], "val_accuracy": [0.8, 0.91]}
+    stop_at = VariantParams(model="mlp", epochs=10, stop_at=StopAtParams(monitor="val_accuracy", target=0.9))
+    assert stopped_early(stop_at, history) == {"stopped_after_epoch": 2, "stopped_by": "stop_at val_accuracy 0.9"}
+    patient = VariantParams(model="mlp", epochs=10, early_stopping=EarlyStoppingParams(patience=1))
+    assert stopped_early(patient, history)["stopped_by"] == "early_stopping val_loss"
+    assert stopped_early(VariantParams(model="mlp", epochs=2), history)["stopped_after_epoch"] is None
+
+
+def test_the_custom_loop_trains_through_train_model_with_the_same_history(capsys):
+    spec = VariantParams(model="mlp", hidden_units=(32,), epochs=2, batch_size=32, learning_rate=0.003, loop="custom")
+    configure_runtime(1, threads=2)
+    model = compile_model(build_model(spec), spec, steps_per_epoch=13)
+    history = train_model(model, separable_dataset(400, 0), separable_dataset(100, 1), spec, seed=1)
+    assert list(history) == ["loss", "accuracy", "val_loss", "val_accuracy"]
+    assert history["val_accuracy"][-1] > 0.9
+    assert "Epoch 2/2" in capsys.readouterr().out
