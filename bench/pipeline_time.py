@@ -9,17 +9,17 @@ Python start-up and imports (timed by importing each stage module in a new inter
 MLflow tracking (timed by opening, logging to and closing a run in a scratch store).
 """
 
-import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-PROJECT_FILES = ("pipeline", "dvc.yaml", "params.yaml", ".dvcignore", ".dvc/config", ".dvc/.gitignore", ".gitignore")
+# The project copy and the subprocess environment are the end-to-end tests' own.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from conftest import command_env, copy_project  # noqa: E402
+
 TRACKING_PROBE = """
 import time, mlflow
 from pipeline import tracking
@@ -31,29 +31,12 @@ print(time.perf_counter() - start)
 """
 
 
-def _environment() -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("MLFLOW_")}
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
-    return env
-
-
-def copy_project(root: Path) -> None:
-    for name in PROJECT_FILES:
-        source, target = REPO / name, root / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if source.is_dir():
-            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(source, target)
-    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
-
-
 def timed_repro(root: Path) -> tuple[float, dict[str, float]]:
     """Total seconds of `dvc repro` and the seconds of each stage it ran."""
     started = time.perf_counter()
     marks: list[tuple[str, float]] = []
     with subprocess.Popen(
-        ["dvc", "repro"], cwd=root, env=_environment(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        ["dvc", "repro"], cwd=root, env=command_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     ) as process:
         for line in process.stdout:
             if match := re.match(r"Running stage '([^']+)'", line):
@@ -67,12 +50,12 @@ def timed_repro(root: Path) -> tuple[float, dict[str, float]]:
 
 def import_seconds(module: str, root: Path) -> float:
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-c", f"import {module}"], cwd=root, env=_environment(), check=True)
+    subprocess.run([sys.executable, "-c", f"import {module}"], cwd=root, env=command_env(), check=True)
     return time.perf_counter() - started
 
 
 def tracking_seconds(root: Path) -> float:
-    env = _environment() | {"MLFLOW_TRACKING_URI": f"sqlite:///{root / 'probe.db'}"}
+    env = command_env() | {"MLFLOW_TRACKING_URI": f"sqlite:///{root / 'probe.db'}"}
     subprocess.run([sys.executable, "-c", TRACKING_PROBE], cwd=root, env=env, check=True, capture_output=True)
     result = subprocess.run(
         [sys.executable, "-c", TRACKING_PROBE], cwd=root, env=env, check=True, capture_output=True, text=True
@@ -84,10 +67,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="pipeline-bench-") as directory:
         root = Path(directory)
         copy_project(root)
+        subprocess.run(["git", "init", "-q"], cwd=root, check=True)
         print("running the full default dvc repro in a fresh copy (several minutes)...", flush=True)
         total, stages = timed_repro(root)
         started = time.perf_counter()
-        subprocess.run(["dvc", "repro"], cwd=root, env=_environment(), check=True, capture_output=True)
+        subprocess.run(["dvc", "repro"], cwd=root, env=command_env(), check=True, capture_output=True)
         noop = time.perf_counter() - started
         tracking = tracking_seconds(root)
         imports = {
