@@ -1,6 +1,7 @@
 """The edge every stage's `main()` runs behind: one-line errors, clean interruption."""
 
 import argparse
+import gc
 import os
 import signal
 import sys
@@ -103,18 +104,15 @@ def check_params_before_imports() -> None:
         if stage in VARIANT_STAGES and len(args) == 1 and not args[0].startswith("-"):
             params.variant(args[0])
 
-    run(validate)
+    _one_line_errors(validate)
     for signum in (signal.SIGINT, signal.SIGTERM):  # until the stage's own `run` takes over
         if signal.getsignal(signum) is not signal.SIG_IGN:
             signal.signal(signum, _exit_at_once)
 
 
-def run(main: Callable[[], None]) -> None:
-    """Run a stage's main(): a PipelineError becomes `error: ...` on stderr and exit code 2;
-    Ctrl-C or SIGTERM becomes `interrupted by SIGINT` (SIGTERM) and exit code 130 (143), no traceback."""
-    if signal.getsignal(signal.SIGINT) is _exit_at_once:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+def _one_line_errors(main: Callable[[], None]) -> None:
+    """Call main(): a PipelineError becomes `error: ...` on stderr and exit code 2; Ctrl-C or
+    SIGTERM becomes `interrupted by SIGINT` (SIGTERM) and exit code 130 (143), no traceback."""
     try:
         main()
     except PipelineError as error:
@@ -124,3 +122,19 @@ def run(main: Callable[[], None]) -> None:
         signum = getattr(interruption, "signum", signal.SIGINT)
         print(f"interrupted by {signal.Signals(signum).name}", file=sys.stderr)
         sys.exit(128 + signum)
+
+
+def run(main: Callable[[], None]) -> None:
+    """Run a stage's main() with one-line errors and clean interruption, then exit quickly.
+
+    Everything main() opened is closed by then. `gc.freeze()` spares the exit the garbage
+    collector's last pass over TensorFlow's objects, about a second of every stage's wall time;
+    files, atexit handlers and MLflow are finalized as usual.
+    """
+    if signal.getsignal(signal.SIGINT) is _exit_at_once:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    try:
+        _one_line_errors(main)
+    finally:
+        gc.freeze()
