@@ -1,18 +1,22 @@
 """Our training against the tutorials' plain Keras code, on the same prepared data.
 
-    python bench/train_speed.py [--variants mlp cnn_dropout]
+    python bench/train_speed.py [--variants mlp cnn cnn_dropout]
 
-For each variant it trains the tutorial "peer" (the same architecture, `model.fit(x, y,
-epochs=10, batch_size=32)` on pixels scaled to [0, 1], constant learning rate) and then the
-pipeline's own training of that variant from params.yaml, in this one process. It prints wall
-time, images per second, final test accuracy, and how long each took until its test accuracy
-first reached the peer's final accuracy (time-to-accuracy). Evaluation after each epoch is
-done on weight snapshots after training, so it never counts as training time.
+It trains the tutorial "peer" of each model type once (the tutorial's MLP or CNN with dropout,
+`model.fit(x, y, epochs=10, batch_size=32)` on pixels scaled to [0, 1], constant learning rate)
+and the pipeline's own training of each variant from params.yaml, each in a fresh Python
+process (one training would otherwise inherit the other's allocator and thread-pool state). It
+prints wall time, images per second, final test accuracy, and how long each took until its test
+accuracy first reached the peer's final accuracy (time-to-accuracy). Evaluation after each epoch
+is done on weight snapshots after training, so it never counts as training time.
 Needs `dvc repro preprocess` first (it reads data/prepared/).
 """
 
 import argparse
+import json
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -94,47 +98,72 @@ def time_to(target: float, seconds: list[float], curve: list[float]) -> float:
     return next((s for s, accuracy in zip(seconds, curve) if accuracy >= target), float("inf"))
 
 
-def bench_variant(name: str, params: config.Params, splits) -> list[str]:
+def train_and_trace(who: str, name: str) -> dict:
+    """In this process: train the peer or ours for variant `name`; the seconds at each epoch's end
+    and the test accuracy of the weights then."""
+    params = config.load_params()
     spec = params.variant(name)
+    splits = {split: load_split(config.split_path(split)) for split in config.SPLITS}
     train, val, (test_images, test_labels) = splits["train"], splits["val"], splits["test"]
-    configure_runtime(params.seed, params.threads)
-    peer_clock, our_clock = EpochClock(), EpochClock()
-    peer = train_peer(spec.model, train, peer_clock)
-    peer_curve = accuracy_curve(peer, peer_clock.snapshots, test_images / 255.0, test_labels)
-    keras.utils.set_random_seed(params.seed)  # the same start as `dvc repro`, so the same model
-    ours = train_ours(spec, train, val, params.seed, our_clock)
-    float_model = as_float32(ours, spec)
-    our_curve = accuracy_curve(float_model, our_clock.snapshots, test_images.astype(np.float32), test_labels)
-    target = peer_curve[-1]
-    peer_tta, our_tta = time_to(target, peer_clock.seconds, peer_curve), time_to(target, our_clock.seconds, our_curve)
+    configure_runtime(params.seed, params.threads)  # the same start as `dvc repro`, so the same model
+    clock = EpochClock()
+    if who == "peer":
+        model = train_peer(spec.model, train, clock)
+        curve = accuracy_curve(model, clock.snapshots, test_images / 255.0, test_labels)
+    else:
+        model = as_float32(train_ours(spec, train, val, params.seed, clock), spec)
+        curve = accuracy_curve(model, clock.snapshots, test_images.astype(np.float32), test_labels)
+    epochs = PEER_EPOCHS if who == "peer" else spec.epochs
+    return {"seconds": clock.seconds, "curve": curve, "images": epochs * len(train[1])}
+
+
+def run_worker(who: str, name: str) -> dict:
+    """`train_and_trace` in a fresh interpreter."""
+    with tempfile.NamedTemporaryFile(suffix=".json") as result:
+        command = [sys.executable, __file__, "--worker", who, name, result.name]
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+        return json.loads(Path(result.name).read_text())
+
+
+def bench_variant(name: str, peer: dict) -> list[str]:
+    traces = {"peer": peer, "ours": run_worker("ours", name)}
+    target = traces["peer"]["curve"][-1]
+    tta = {who: time_to(target, trace["seconds"], trace["curve"]) for who, trace in traces.items()}
     rows = []
-    for who, clock, curve, epochs in (
-        ("peer", peer_clock, peer_curve, PEER_EPOCHS),
-        ("ours", our_clock, our_curve, spec.epochs),
-    ):
-        wall = clock.seconds[-1]
-        tta = time_to(target, clock.seconds, curve)
+    for who, trace in traces.items():
+        wall = trace["seconds"][-1]
         rows.append(
-            f"{name:<12} {who:<5} {epochs:>6} {wall:>8.1f} {epochs * len(train[1]) / wall:>10,.0f} "
-            f"{curve[-1]:>9.4f} {tta:>9.1f}"
+            f"{name:<12} {who:<5} {len(trace['curve']):>6} {wall:>8.1f} {trace['images'] / wall:>10,.0f} "
+            f"{trace['curve'][-1]:>9.4f} {tta[who]:>9.1f}"
         )
-    wall_ratio = our_clock.seconds[-1] / peer_clock.seconds[-1]
+    ours = traces["ours"]
     rows.append(
-        f"{name:<12} ratio ours/peer: time-to-accuracy {our_tta / peer_tta:.2f} (target ≤ 0.33), "
-        f"final accuracy {our_curve[-1] / peer_curve[-1]:.4f}, wall time {wall_ratio:.2f}"
+        f"{name:<12} ratio ours/peer: time-to-accuracy {tta['ours'] / tta['peer']:.2f} (target ≤ 0.33), "
+        f"final accuracy {ours['curve'][-1] / peer['curve'][-1]:.4f}, "
+        f"wall time {ours['seconds'][-1] / peer['seconds'][-1]:.2f}"
     )
     return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--variants", nargs="+", default=["mlp", "cnn_dropout"])
+    parser.add_argument("--variants", nargs="+", default=["mlp", "cnn", "cnn_dropout"])
+    parser.add_argument("--worker", nargs=3, metavar=("WHO", "VARIANT", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.worker:
+        who, name, out = args.worker
+        Path(out).write_text(json.dumps(train_and_trace(who, name)))
+        return
     params = config.load_params()
-    splits = {split: load_split(config.split_path(split)) for split in config.SPLITS}
+    for name in args.variants:  # every name is checked before the first training
+        params.variant(name)
     print(f"{'variant':<12} {'who':<5} {'epochs':>6} {'train s':>8} {'images/s':>10} {'test acc':>9} {'to peer':>9}")
+    peers = {}  # one peer per model type, trained once
     for name in args.variants:
-        for row in bench_variant(name, params, splits):
+        model_type = params.variant(name).model
+        if model_type not in peers:
+            peers[model_type] = run_worker("peer", name)
+        for row in bench_variant(name, peers[model_type]):
             print(row, flush=True)
     print("'to peer': training seconds until test accuracy first reached the peer's final test accuracy")
 
