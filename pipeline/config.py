@@ -255,10 +255,6 @@ class AugmentParams:
     zoom: float = 0.0  # RandomZoom: the largest zoom in or out, as a fraction of the size
     translation: float = 0.0  # RandomTranslation: the largest shift, as a fraction of the size
 
-    @property
-    def enabled(self) -> bool:
-        return self.flip or any((self.rotation, self.zoom, self.translation))
-
 
 @dataclass(frozen=True)
 class EarlyStoppingParams:

@@ -29,7 +29,7 @@ def test_repository_params_load_with_the_six_variants():
     assert isinstance(params, Params)
     assert list(params.variants) == ["mlp", "mlp_dropout", "mlp_deep", "cnn", "cnn_dropout", "cnn_aug"]
     cnn_dropout = params.variant("cnn_dropout")
-    assert (cnn_dropout.model, cnn_dropout.dropout, cnn_dropout.filters) == ("cnn", 0.3, (32, 64))
+    assert (cnn_dropout.model, cnn_dropout.dropout, cnn_dropout.filters) == ("cnn", 0.2, (32, 64))
     assert cnn_dropout.precision == "mixed_bfloat16" and cnn_dropout.lr_schedule == "cosine"
     assert params.variant("mlp").model == "mlp"
     assert params.data == DataParams(source_dir=None, val_fraction=0.1, limit=None)
