@@ -1,6 +1,6 @@
 """Our training against the tutorials' plain Keras code, on the same prepared data.
 
-    python bench/train_speed.py [--variants mlp cnn cnn_dropout]
+    python bench/train_speed.py [--variants mlp cnn cnn_dropout] [--repeats N]
 
 It trains the tutorial "peer" of each model type once (the tutorial's MLP or CNN with dropout,
 `model.fit(x, y, epochs=10, batch_size=32)` on pixels scaled to [0, 1], constant learning rate)
@@ -8,7 +8,8 @@ and the pipeline's own training of each variant from params.yaml, each in a fres
 process (one training would otherwise inherit the other's allocator and thread-pool state). It
 prints wall time, images per second, final test accuracy, and how long each took until its test
 accuracy first reached the peer's final accuracy (time-to-accuracy). Evaluation after each epoch
-is done on weight snapshots after training, so it never counts as training time.
+is done on weight snapshots after training, so it never counts as training time. Training is
+deterministic, so with --repeats N only the timings vary: each epoch's end is their median.
 Needs `dvc repro preprocess` first (it reads data/prepared/).
 """
 
@@ -117,16 +118,23 @@ def train_and_trace(who: str, name: str) -> dict:
     return {"seconds": clock.seconds, "curve": curve, "images": epochs * len(train[1])}
 
 
-def run_worker(who: str, name: str) -> dict:
-    """`train_and_trace` in a fresh interpreter."""
-    with tempfile.NamedTemporaryFile(suffix=".json") as result:
-        command = [sys.executable, __file__, "--worker", who, name, result.name]
-        subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
-        return json.loads(Path(result.name).read_text())
+def run_worker(who: str, name: str, repeats: int) -> dict:
+    """`train_and_trace` in a fresh interpreter, `repeats` times: the median of the seconds at each
+    epoch's end (training is deterministic, so the accuracy curves are the same every time)."""
+    traces = []
+    for _ in range(repeats):
+        with tempfile.NamedTemporaryFile(suffix=".json") as result:
+            command = [sys.executable, __file__, "--worker", who, name, result.name]
+            subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+            traces.append(json.loads(Path(result.name).read_text()))
+    if any(trace["curve"] != traces[0]["curve"] for trace in traces):
+        print(f"warning: {name} {who}: the accuracy curves of the repeats differ", file=sys.stderr)
+    seconds = np.median([trace["seconds"] for trace in traces], axis=0).tolist()
+    return traces[0] | {"seconds": seconds}
 
 
-def bench_variant(name: str, peer: dict) -> list[str]:
-    traces = {"peer": peer, "ours": run_worker("ours", name)}
+def bench_variant(name: str, peer: dict, repeats: int) -> list[str]:
+    traces = {"peer": peer, "ours": run_worker("ours", name, repeats)}
     target = traces["peer"]["curve"][-1]
     tta = {who: time_to(target, trace["seconds"], trace["curve"]) for who, trace in traces.items()}
     rows = []
@@ -148,6 +156,7 @@ def bench_variant(name: str, peer: dict) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--variants", nargs="+", default=["mlp", "cnn", "cnn_dropout"])
+    parser.add_argument("--repeats", type=int, default=1, help="trainings per model, timed by their median")
     parser.add_argument("--worker", nargs=3, metavar=("WHO", "VARIANT", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -162,8 +171,8 @@ def main() -> None:
     for name in args.variants:
         model_type = params.variant(name).model
         if model_type not in peers:
-            peers[model_type] = run_worker("peer", name)
-        for row in bench_variant(name, peers[model_type]):
+            peers[model_type] = run_worker("peer", name, args.repeats)
+        for row in bench_variant(name, peers[model_type], args.repeats):
             print(row, flush=True)
     print("'to peer': training seconds until test accuracy first reached the peer's final test accuracy")
 
