@@ -6,6 +6,7 @@ TensorFlow/Keras are imported only inside the fixtures that need them, so the fa
 import gzip
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -16,6 +17,11 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import yaml
+
+# The interruption tests press Ctrl-C (SIGINT) on the commands they start. A shell starts a
+# background job (`bash .ci/run &`) with SIGINT ignored, which the commands would inherit and
+# rightly respect; give them the usual Ctrl-C instead.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def idx_bytes(array: np.ndarray) -> bytes:
