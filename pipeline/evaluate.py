@@ -9,6 +9,7 @@ import numpy as np
 
 from pipeline import cli, config, tracking
 from pipeline.artifacts import load_split, save_figure, signals_deferred, staged_outputs, write_json, write_text
+from pipeline.litert import softmax
 from pipeline.plots import plot_confusion, plot_predictions
 
 with cli.quiet_native_logs():  # TensorFlow's C++ start-up messages
@@ -31,11 +32,6 @@ def load_model(path: Path) -> keras.Model:
 
 def predict_logits(model: keras.Model, images: np.ndarray) -> np.ndarray:
     return model.predict(images.astype(np.float32), batch_size=PREDICT_BATCH, verbose=0)
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return shifted / shifted.sum(axis=1, keepdims=True)
 
 
 def cross_entropy(logits: np.ndarray, labels: np.ndarray) -> float:

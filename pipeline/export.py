@@ -22,7 +22,8 @@ import numpy as np
 
 from pipeline import cli, config, litert, tracking
 from pipeline.artifacts import load_split, staged_outputs, write_bytes, write_json, write_text
-from pipeline.evaluate import accuracy, load_model, predict_logits, softmax, variant_stage
+from pipeline.evaluate import accuracy, load_model, predict_logits, variant_stage
+from pipeline.litert import softmax
 
 with cli.quiet_native_logs():  # TensorFlow's C++ start-up messages
     import keras

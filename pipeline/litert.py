@@ -126,6 +126,12 @@ class TFLiteModel:
         return np.concatenate(batches)
 
 
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Class probabilities from logits, one row per image."""
+    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return shifted / shifted.sum(axis=1, keepdims=True)
+
+
 def latency_ms(call, inputs: list, warmup: int = 10) -> dict[str, float]:
     """Median and 95th percentile of `call(x)` over `inputs`, in milliseconds, after `warmup` calls."""
     for model_input in inputs[:warmup]:

@@ -316,15 +316,10 @@ def default_model(comparison: Path) -> Path:
 # --- Predictions ------------------------------------------------------------------------------------
 
 
-def softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return shifted / shifted.sum(axis=1, keepdims=True)
-
-
 def top_classes(logits: np.ndarray, top: int, class_names: tuple[str, ...]) -> list[list[tuple[str, float]]]:
     """For each image, its `top` most probable classes (all, if there are fewer) with their
     probabilities, most probable first."""
-    probabilities = softmax(logits.astype(np.float64))
+    probabilities = litert.softmax(logits.astype(np.float64))
     best = np.argsort(-probabilities, axis=1, kind="stable")[:, :top]
     return [[(class_names[c], float(row[c])) for c in order] for row, order in zip(probabilities, best)]
 

@@ -11,8 +11,8 @@ from pipeline.evaluate import (
     evaluate_model,
     load_model,
     per_class_scores,
-    softmax,
 )
+from pipeline.litert import softmax
 from pipeline.models import build_model
 
 
