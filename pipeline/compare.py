@@ -14,6 +14,7 @@ COLUMNS = {
     "dropout": "dropout",
     "parameters": "params",
     "epochs": "epochs",
+    "precision": "precision",
     "train_seconds": "train s",
     "val_accuracy": "val acc",
     "test_accuracy": "test acc",
@@ -39,7 +40,8 @@ def variant_row(name: str, spec: config.VariantParams) -> dict:
     paths = config.VariantPaths(name)
     training, metrics, tflite = (read_json(p) for p in (paths.training, paths.metrics, paths.tflite_metrics))
     row = {"variant": name, "model": spec.model, "dropout": spec.dropout}
-    row |= {key: training[key] for key in ("parameters", "epochs", "train_seconds")}
+    row |= {key: training[key] for key in ("parameters", "epochs", "precision", "train_seconds")}
+    row |= {key: training[key] for key in ("cpu_model", "cpu_isa")}
     row |= {key: metrics[key] for key in ("val_accuracy", "test_accuracy", "test_loss", "train_test_gap")}
     row |= {"tflite_accuracy": tflite["float32"]["accuracy"], "tflite_size_bytes": tflite["float32"]["size_bytes"]}
     row["on_device"] = {flavour: tflite[flavour] for flavour in config.TFLITE_FLAVOURS}
@@ -62,6 +64,12 @@ def device_table(rows: list[dict], threads: int, throughput_batch: int) -> str:
         "one image.\n"
     )
     return "\n".join(lines) + "\n" + note
+
+
+def machines_line(rows: list[dict]) -> str:
+    """Which CPUs trained the variants, and their classes: timings and bfloat16 results hold for those."""
+    machines = sorted({(row["cpu_model"], row["cpu_isa"]) for row in rows})
+    return "Trained on " + "; ".join(f"{model} (`{isa}`)" for model, isa in machines) + "."
 
 
 def best_variant(rows: list[dict], metric: str) -> str:
@@ -99,7 +107,8 @@ def main() -> None:
     devices = device_table(rows, params.threads, params.export.throughput_batch)
     write_text(
         outputs["md"],
-        f"# Variant comparison\n\nBest by `{metric}`: **{best}** ★\n\n{table}\n## On device (LiteRT)\n\n{devices}",
+        f"# Variant comparison\n\nBest by `{metric}`: **{best}** ★\n\n{table}\n{machines_line(rows)}\n\n"
+        f"## On device (LiteRT)\n\n{devices}",
     )
     save_figure(outputs["png"], figure)
     tags = {"best_variant": best, "run_type": "comparison"}

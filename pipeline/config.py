@@ -55,7 +55,8 @@ COLOR_MODES = ("rgb", "grayscale")
 SPLITS = ("train", "val", "test")
 MODEL_TYPES = ("mlp", "cnn")
 LR_SCHEDULES = ("constant", "cosine")
-PRECISIONS = ("float32", "mixed_bfloat16")
+# auto: mixed_bfloat16 where the CPU runs bfloat16 natively (pipeline/cpu.py), float32 elsewhere
+PRECISIONS = ("auto", "float32", "mixed_bfloat16")
 LOOPS = ("fit", "custom")  # Keras fit, or the tutorials' tf.GradientTape loop
 MONITORS = ("loss", "accuracy", "val_loss", "val_accuracy")  # what each epoch records
 LOSSES = ("cross_entropy", "mse")  # sparse cross-entropy from logits; mean squared error on one-hot labels
@@ -286,7 +287,7 @@ class VariantParams:
     batch_size: int = 64
     learning_rate: float = 0.001
     lr_schedule: str = "constant"
-    precision: str = "float32"
+    precision: str = "auto"
     loss: str = "cross_entropy"
     loop: str = "fit"
     early_stopping: EarlyStoppingParams | None = None

@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from pipeline import cli, config, tracking
+from pipeline import cli, config, cpu, tracking
 from pipeline.artifacts import (
     load_split,
     read_json,
@@ -131,12 +131,19 @@ def main() -> None:
         train, val = load_split(config.split_path("train")), load_split(config.split_path("val"))
         data_hash = read_json(config.DATA_REPORTS_DIR / "summary.json")["data_sha256"]
         dataset = config.load_dataset_info()
-        model = build_model(spec, len(dataset.class_names), dataset.image_shape, spec.precision)
+        precision = cpu.resolve_precision(spec.precision)  # `auto`: bfloat16 only where it is native
+        model = build_model(spec, len(dataset.class_names), dataset.image_shape, precision)
         model = compile_model(model, spec, steps_per_epoch(len(train[1]), spec.batch_size))
-        tags = {"data_sha256": data_hash, "dataset": dataset.name}
+        machine = {"precision": precision, **cpu.description()}
+        tags = {"data_sha256": data_hash, "dataset": dataset.name, **machine}
         with tracking.variant_run(name, paths.run_file, params.tracking.experiment, new=True, tags=tags):
             tracking.log_params(
-                {"variant": dataclasses.asdict(spec), "seed": params.seed, "data": dataclasses.asdict(params.data)}
+                {
+                    "variant": dataclasses.asdict(spec),
+                    "seed": params.seed,
+                    "data": dataclasses.asdict(params.data),
+                    "precision_used": precision,
+                }
             )
             started = time.perf_counter()
             history = train_model(model, train, val, spec, params.seed, [EpochLogger(), StopOnSignal(act_on_signal)])
@@ -146,11 +153,15 @@ def main() -> None:
                 "parameters": model.count_params(),
                 "epochs": len(history["loss"]),
                 **stopped_early(spec, history),
+                **machine,
             }
             summary["images_per_second"] = round(summary["epochs"] * len(train[1]) / seconds, 1)
             act_on_signal()  # the last point before outputs are written
             save_outputs(name, paths, as_float32(model, spec), history, summary)
-    print(f"{name}: val_accuracy {history['val_accuracy'][-1]:.4f} after {summary['epochs']} epochs, {seconds:.1f} s")
+    print(
+        f"{name}: val_accuracy {history['val_accuracy'][-1]:.4f} after {summary['epochs']} epochs, {seconds:.1f} s "
+        f"({precision} on {machine['cpu_isa']}: {machine['cpu_model']})"
+    )
 
 
 if __name__ == "__main__":

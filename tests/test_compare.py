@@ -4,7 +4,7 @@ import pytest
 
 from pipeline import config
 from pipeline.cli import PipelineError
-from pipeline.compare import best_variant, device_table, markdown_table, variant_row
+from pipeline.compare import best_variant, device_table, machines_line, markdown_table, variant_row
 
 ROWS = [
     {
@@ -13,6 +13,7 @@ ROWS = [
         "dropout": 0.0,
         "parameters": 101_770,
         "epochs": 10,
+        "precision": "float32",
         "train_seconds": 23.04,
         "val_accuracy": 0.87,
         "test_accuracy": 0.86,
@@ -20,6 +21,8 @@ ROWS = [
         "train_test_gap": 0.03,
         "tflite_accuracy": 0.86,
         "tflite_size_bytes": 409_788,
+        "cpu_model": "AMD EPYC 7763 64-Core Processor",
+        "cpu_isa": "avx2",
     },
     {
         "variant": "cnn",
@@ -27,6 +30,7 @@ ROWS = [
         "dropout": 0.3,
         "parameters": 421_642,
         "epochs": 10,
+        "precision": "mixed_bfloat16",
         "train_seconds": 180.0,
         "val_accuracy": 0.92,
         "test_accuracy": 0.915,
@@ -34,6 +38,8 @@ ROWS = [
         "train_test_gap": 0.034,
         "tflite_accuracy": 0.915,
         "tflite_size_bytes": 1_691_300,
+        "cpu_model": "Intel(R) Xeon(R) Processor",
+        "cpu_isa": "amx",
     },
 ]
 FIGURES = {
@@ -64,9 +70,18 @@ def test_best_is_highest_accuracy_or_lowest_cost():
 def test_table_has_a_row_per_variant_and_stars_the_best():
     lines = markdown_table(ROWS, best="cnn").splitlines()
     assert lines[0].startswith("| variant | model | dropout | params |")
-    assert lines[2] == "| mlp | mlp | 0 | 101,770 | 10 | 23.0 | 0.8700 | 0.8600 | 0.3900 | 0.0300 | 0.8600 | 409,788 |"
+    assert lines[2] == (
+        "| mlp | mlp | 0 | 101,770 | 10 | float32 | 23.0 | 0.8700 | 0.8600 | 0.3900 | 0.0300 | 0.8600 | 409,788 |"
+    )
     assert lines[3].startswith("| **cnn** ★ | cnn | 0.3 | 421,642 |")
     assert len(lines) == 4
+
+
+def test_the_report_names_the_cpus_that_trained_the_variants():
+    assert machines_line(ROWS) == (
+        "Trained on AMD EPYC 7763 64-Core Processor (`avx2`); Intel(R) Xeon(R) Processor (`amx`)."
+    )
+    assert machines_line(ROWS[:1] * 2) == "Trained on AMD EPYC 7763 64-Core Processor (`avx2`)."
 
 
 @pytest.fixture
@@ -75,7 +90,8 @@ def variant_reports(tmp_path, monkeypatch):
     paths = config.VariantPaths("cnn")
     paths.reports_dir.mkdir()
     row = ROWS[1]
-    paths.training.write_text(json.dumps({k: row[k] for k in ("parameters", "epochs", "train_seconds")}))
+    training_keys = ("parameters", "epochs", "precision", "train_seconds", "cpu_model", "cpu_isa")
+    paths.training.write_text(json.dumps({k: row[k] for k in training_keys}))
     metrics = {k: row[k] for k in ("val_accuracy", "test_accuracy", "test_loss", "train_test_gap")}
     paths.metrics.write_text(json.dumps(metrics | {"train_accuracy": 0.95}))
     paths.tflite_metrics.write_text(

@@ -29,8 +29,9 @@ def test_repository_params_load_with_the_six_variants():
     assert isinstance(params, Params)
     assert list(params.variants) == ["mlp", "mlp_dropout", "mlp_deep", "cnn", "cnn_dropout", "cnn_aug"]
     cnn_dropout = params.variant("cnn_dropout")
-    assert (cnn_dropout.model, cnn_dropout.dropout, cnn_dropout.filters) == ("cnn", 0.2, (32, 64))
-    assert cnn_dropout.precision == "mixed_bfloat16" and cnn_dropout.lr_schedule == "cosine"
+    assert cnn_dropout.model == "cnn" and cnn_dropout.dropout > 0 and cnn_dropout.lr_schedule == "cosine"
+    # Every variant picks its precision from the CPU: bfloat16 only where it is native.
+    assert {spec.precision for spec in params.variants.values()} == {"auto"}
     assert params.variant("mlp").model == "mlp"
     assert params.data == DataParams(source_dir=None, val_fraction=0.1, limit=None)
     assert params.tracking.experiment == "fashion-mnist"
@@ -54,6 +55,7 @@ def test_omitted_optional_keys_take_their_defaults(raw_params):
     assert params.compare.best_by == "test_accuracy"
     assert params.gate.min_test_accuracy_by_variant == {}
     assert params.variant("tiny") == VariantParams(model="mlp")
+    assert params.variant("tiny").precision == "auto"
 
 
 def test_unknown_top_level_key_is_named(raw_params):

@@ -17,6 +17,8 @@ import yaml
 from ai_edge_litert.interpreter import Interpreter
 from conftest import FOLDER_CLASSES, REPOSITORY, copy_project, edit_params, init_git, run_command, write_image_folder
 
+from pipeline import cpu
+
 VARIANTS = tuple(yaml.safe_load((REPOSITORY / "params.yaml").read_text())["variants"])
 
 
@@ -84,6 +86,23 @@ def test_metrics_are_well_above_chance_and_tflite_agrees(project):
         assert tflite["int8"]["size_bytes"] < 0.3 * tflite["float32"]["size_bytes"]
         history = (reports / "history.csv").read_text().splitlines()
         assert history[0] == "epoch,loss,accuracy,val_loss,val_accuracy" and len(history) == 2
+
+
+def test_the_precision_used_and_the_cpu_are_recorded(project):
+    """`precision: auto` trains in bfloat16 only where this CPU runs it natively (never emulated, as
+    on an AVX2-only CPU); training.json, MLflow and the comparison say which precision and which CPU."""
+    root, _ = project
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    mlflow.set_tracking_uri(f"sqlite:///{root / 'mlflow.db'}")
+    runs = mlflow.search_runs(experiment_names=["fashion-mnist"]).set_index("tags.mlflow.runName")
+    for variant in VARIANTS:
+        expected = cpu.resolve_precision(params["variants"][variant].get("precision", "auto"))
+        training = json.loads((root / "reports" / "variants" / variant / "training.json").read_text())
+        assert training["precision"] == expected, variant
+        assert (training["cpu_isa"], training["cpu_model"]) == (cpu.isa_class(), cpu.model())
+        assert runs.loc[variant, "params.precision_used"] == expected
+        assert runs.loc[variant, "tags.cpu_isa"] == cpu.isa_class()
+    assert f"Trained on {cpu.model()} (`{cpu.isa_class()}`)." in (root / "reports" / "comparison.md").read_text()
 
 
 def test_mlflow_has_one_finished_run_per_variant(project):
