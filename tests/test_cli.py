@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from pipeline import config
 
@@ -47,7 +48,10 @@ def _assert_one_line_error(result: subprocess.CompletedProcess) -> str:
 
 
 def test_a_mistyped_key_stops_train_with_one_line_that_suggests_the_fix(repo):
-    _edit_params(repo, "  cnn:\n    model: cnn\n    dropout: 0.0", "  cnn:\n    model: cnn\n    dropuot: 0.0")
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    cnn = params["variants"]["cnn"]
+    cnn["dropuot"] = cnn.pop("dropout")
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     before = _files(repo)
     line = _assert_one_line_error(_run(repo, "pipeline.train", "mlp"))
     assert line.startswith("error: params.yaml: variants.cnn.dropuot: unknown key; did you mean 'dropout'? (known: ")
