@@ -40,8 +40,7 @@ def variant_row(name: str, spec: config.VariantParams) -> dict:
     paths = config.VariantPaths(name)
     training, metrics, tflite = (read_json(p) for p in (paths.training, paths.metrics, paths.tflite_metrics))
     row = {"variant": name, "model": spec.model, "dropout": spec.dropout}
-    row |= {key: training[key] for key in ("parameters", "epochs", "precision", "train_seconds")}
-    row |= {key: training[key] for key in ("cpu_model", "cpu_isa")}
+    row |= {key: training[key] for key in ("parameters", "epochs", "precision", "train_seconds", "cpu_model", "cpu_isa")}
     row |= {key: metrics[key] for key in ("val_accuracy", "test_accuracy", "test_loss", "train_test_gap")}
     row |= {"tflite_accuracy": tflite["float32"]["accuracy"], "tflite_size_bytes": tflite["float32"]["size_bytes"]}
     row["on_device"] = {flavour: tflite[flavour] for flavour in config.TFLITE_FLAVOURS}

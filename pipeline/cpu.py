@@ -14,6 +14,8 @@ import platform
 from functools import cache
 from pathlib import Path
 
+from pipeline.cli import PipelineError
+
 CPUINFO = Path("/proc/cpuinfo")
 # Instruction-set classes, slowest first; the two last run bfloat16 natively.
 ISA_CLASSES = ("baseline", "avx2", "avx512", "avx512_bf16", "amx")
@@ -82,18 +84,36 @@ def capped_class(isa: str, environ: dict[str, str]) -> str:
 
 
 @cache
+def hardware_isa_class() -> str:
+    """This CPU's class, whatever oneDNN is capped to: one of ISA_CLASSES."""
+    return hardware_class(set((cpuinfo_field("flags") or "").split()), platform.machine())
+
+
+@cache
 def isa_class() -> str:
-    """This process's class: one of ISA_CLASSES."""
-    flags = set((cpuinfo_field("flags") or "").split())
-    return capped_class(hardware_class(flags, platform.machine()), dict(os.environ))
+    """This process's class, as oneDNN will use it: one of ISA_CLASSES."""
+    return capped_class(hardware_isa_class(), dict(os.environ))
 
 
-def resolve_precision(requested: str, isa: str | None = None) -> str:
+def bfloat16_capped(isa: str | None = None, hardware: str | None = None) -> bool:
+    """A bfloat16 CPU run with oneDNN capped below bfloat16 (e.g. ONEDNN_MAX_CPU_ISA=AVX2): TensorFlow
+    still sends bfloat16 ops to oneDNN there, which aborts the process."""
+    return (hardware or hardware_isa_class()) in NATIVE_BFLOAT16 and (isa or isa_class()) not in NATIVE_BFLOAT16
+
+
+def resolve_precision(requested: str, isa: str | None = None, hardware: str | None = None) -> str:
     """The precision a variant trains in: `auto` is `mixed_bfloat16` where bfloat16 is native,
-    `float32` elsewhere; `float32` and `mixed_bfloat16` are taken as they are."""
-    if requested != "auto":
-        return requested
-    return "mixed_bfloat16" if (isa or isa_class()) in NATIVE_BFLOAT16 else "float32"
+    `float32` elsewhere; `float32` and `mixed_bfloat16` are taken as they are, except
+    `mixed_bfloat16` where `bfloat16_capped`, which is an error rather than an abort."""
+    if requested == "auto":
+        return "mixed_bfloat16" if (isa or isa_class()) in NATIVE_BFLOAT16 else "float32"
+    if requested == "mixed_bfloat16" and bfloat16_capped(isa, hardware):
+        raise PipelineError(
+            "precision: mixed_bfloat16 cannot run with oneDNN capped below bfloat16 on this bfloat16 CPU "
+            "(ONEDNN_MAX_CPU_ISA/DNNL_MAX_CPU_ISA): TensorFlow would abort; use precision: auto or float32, "
+            "or unset the cap"
+        )
+    return requested
 
 
 def description() -> dict[str, str]:

@@ -6,6 +6,7 @@ import sys
 import pytest
 
 from pipeline import config, cpu
+from pipeline.cli import PipelineError
 
 ZEN3 = ["fpu", "sse", "sse2", "ssse3", "sse4_1", "sse4_2", "avx", "f16c", "fma", "bmi2", "avx2", "sha_ni"]
 ZEN4 = [*ZEN3, "avx512f", "avx512dq", "avx512bw", "avx512vl", "avx512_vnni", "avx512_bf16"]
@@ -64,8 +65,15 @@ def test_auto_trains_in_bfloat16_only_where_it_is_native(isa, expected):
 
 @pytest.mark.parametrize("precision", ["float32", "mixed_bfloat16"])
 def test_a_named_precision_is_taken_as_it_is(precision):
-    assert cpu.resolve_precision(precision, "avx2") == precision
-    assert cpu.resolve_precision(precision, "amx") == precision
+    assert cpu.resolve_precision(precision, "avx2", hardware="avx2") == precision
+    assert cpu.resolve_precision(precision, "amx", hardware="amx") == precision
+
+
+def test_forced_bfloat16_under_a_cap_below_bfloat16_is_an_error_not_an_abort():
+    with pytest.raises(PipelineError, match="mixed_bfloat16 cannot run with oneDNN capped.*unset the cap"):
+        cpu.resolve_precision("mixed_bfloat16", "avx2", hardware="amx")
+    assert cpu.resolve_precision("auto", "avx2", hardware="amx") == "float32"
+    assert cpu.resolve_precision("float32", "avx2", hardware="avx512_bf16") == "float32"
 
 
 def test_this_machine_is_described():

@@ -1,5 +1,3 @@
-import platform
-
 import keras
 import numpy as np
 import pytest
@@ -101,9 +99,7 @@ def test_mixed_precision_computes_in_bfloat16_but_saves_float32():
 
 
 # A bfloat16 CPU run as an AVX2 one (ONEDNN_MAX_CPU_ISA=AVX2): bfloat16 inference aborts the process there.
-_FLAGS = set((cpu.cpuinfo_field("flags") or "").split())
-_HARDWARE_BFLOAT16 = cpu.hardware_class(_FLAGS, platform.machine()) in cpu.NATIVE_BFLOAT16
-BFLOAT16_CAPPED = _HARDWARE_BFLOAT16 and cpu.isa_class() not in cpu.NATIVE_BFLOAT16
+BFLOAT16_CAPPED = cpu.bfloat16_capped()
 
 AUGMENT = AugmentParams(flip=True, rotation=0.1, zoom=0.1, translation=0.1)
 
