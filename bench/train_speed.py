@@ -1,6 +1,6 @@
 """Our training against the tutorials' plain Keras code, on the same prepared data, per CPU class.
 
-    python bench/train_speed.py [--variants mlp cnn_dropout] [--classes native avx2] [--repeats N]
+    python bench/train_speed.py [--variants mlp cnn cnn_dropout] [--classes native avx2] [--repeats N]
 
 `--classes` (bench/isa.py): `native` as the machine is, `avx2` with oneDNN capped at AVX2, as an
 AVX2-only CPU computes; oneDNN's own report of the instruction set it uses is printed first.
@@ -87,8 +87,8 @@ def train_peer(model_type: str, train, clock: EpochClock) -> keras.Model:
     return model
 
 
-def train_ours(spec: config.VariantParams, train, val, seed: int, clock: EpochClock) -> keras.Model:
-    model = build_model(spec, precision=cpu.resolve_precision(spec.precision))
+def train_ours(spec: config.VariantParams, precision: str, train, val, seed: int, clock: EpochClock) -> keras.Model:
+    model = build_model(spec, precision=precision)
     compile_model(model, spec, steps_per_epoch(len(train[1]), spec.batch_size))
     train_model(model, train, val, spec, seed, [clock])
     return model
@@ -116,13 +116,13 @@ def train_and_trace(who: str, name: str) -> dict:
     train, val, (test_images, test_labels) = splits["train"], splits["val"], splits["test"]
     configure_runtime(params.seed, params.threads)  # the same start as `dvc repro`, so the same model
     clock = EpochClock()
+    precision = "float32" if who == "peer" else cpu.resolve_precision(spec.precision)
     if who == "peer":
         model = train_peer(spec.model, train, clock)
         curve = accuracy_curve(model, clock.snapshots, test_images / 255.0, test_labels)
     else:
-        model = as_float32(train_ours(spec, train, val, params.seed, clock), spec)
+        model = as_float32(train_ours(spec, precision, train, val, params.seed, clock), spec)
         curve = accuracy_curve(model, clock.snapshots, test_images.astype(np.float32), test_labels)
-    precision = "float32" if who == "peer" else cpu.resolve_precision(spec.precision)
     return {
         "seconds": clock.seconds,
         "curve": curve,
@@ -174,7 +174,7 @@ def bench_variant(isa_class: str, name: str, peer: dict, repeats: int, threads: 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--variants", nargs="+", default=["mlp", "cnn_dropout"])
+    parser.add_argument("--variants", nargs="+", default=["mlp", "cnn", "cnn_dropout"])
     parser.add_argument("--classes", nargs="+", choices=list(CLASS_ENV), default=list(CLASS_ENV))
     parser.add_argument("--repeats", type=int, default=1, help="trainings per model, timed by their median")
     parser.add_argument("--worker", nargs=3, metavar=("WHO", "VARIANT", "OUT"), help=argparse.SUPPRESS)
