@@ -9,7 +9,7 @@ DATASET_DIR := /usr/share/datasets/fashion-mnist
 export PATH := $(BIN):$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup dataset repro test gate bench bench-tflite lint clean
+.PHONY: help setup dataset repro test test-fast gate bench bench-tflite lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -43,11 +43,14 @@ repro: setup ## run the whole pipeline (dvc repro) and print the variants' resul
 	dvc repro
 	@cat reports/comparison.md
 
-test: setup ## run the test suite (includes a tiny end-to-end dvc repro)
+test: setup ## run the whole test suite, as CI does (includes a tiny end-to-end dvc repro)
 	pytest
 
+test-fast: setup ## the tests without the slow ones (real commands, dvc repro, the network): for everyday work
+	pytest -m "not slow"
+
 gate: setup ## check the committed metrics against the bounds under `gate:` in params.yaml
-	python -m pipeline.check
+	python -m pipeline.gate
 
 bench: setup ## time training against the tutorials' code and the whole pipeline, as this CPU and as AVX2-only (about 1 h)
 	dvc repro preprocess

@@ -21,8 +21,10 @@ import numpy as np  # noqa: E402
 
 from pipeline import cli, config, litert  # noqa: E402
 from pipeline.artifacts import load_split  # noqa: E402
-from pipeline.evaluate import accuracy, load_model, predict_logits  # noqa: E402
 from pipeline.export import keras_latency_ms, measure  # noqa: E402
+from pipeline.keras_model import load_keras_model, predict_logits  # noqa: E402
+from pipeline.metrics import accuracy  # noqa: E402
+from pipeline.paths import TFLITE_FLAVOURS, VariantPaths, split_path  # noqa: E402
 
 VERDICTS = {True: "met", False: "MISSED", None: "info"}
 HEADER = f"{'variant':<12} {'file':<13} {'accuracy':>8} {'agree':>8} {'bytes':>10} {'size':>5} {'ms':>7} {'p95 ms':>7}"
@@ -30,14 +32,14 @@ HEADER = f"{'variant':<12} {'file':<13} {'accuracy':>8} {'agree':>8} {'bytes':>1
 
 def bench_variant(name: str, images: np.ndarray, labels: np.ndarray, threads: int, runs: int) -> dict:
     """Every flavour of one variant measured with LiteRT, and Keras on the same images."""
-    paths = config.VariantPaths(name)
-    model = load_model(paths.model)
+    paths = VariantPaths(name)
+    model = load_keras_model(paths.model)
     keras_logits = predict_logits(model, images)
     settings = config.ExportParams(latency_runs=runs)
     results = {"keras_accuracy": accuracy(keras_logits, labels), **keras_latency_ms(model, images)}
     singles = [image[None].astype(np.float32) for image in images[:runs]]
     results["keras_call"] = litert.latency_ms(lambda image: model(image, training=False), singles)
-    for flavour in config.TFLITE_FLAVOURS:
+    for flavour in TFLITE_FLAVOURS:
         tflite = litert.TFLiteModel.load(paths.tflite(flavour), threads)
         results[flavour] = measure(tflite, images, labels, keras_logits, settings)
         results[flavour]["size_bytes"] = paths.tflite(flavour).stat().st_size
@@ -46,7 +48,7 @@ def bench_variant(name: str, images: np.ndarray, labels: np.ndarray, threads: in
 
 def print_variant(name: str, results: dict) -> None:
     float32_size = results["float32"]["size_bytes"]
-    for flavour in config.TFLITE_FLAVOURS:
+    for flavour in TFLITE_FLAVOURS:
         r = results[flavour]
         print(
             f"{name:<12} {flavour:<13} {r['accuracy']:>8.4f} {r['top1_agreement']:>8.2%} {r['size_bytes']:>10,} "
@@ -64,18 +66,25 @@ def print_variant(name: str, results: dict) -> None:
     )
 
 
-def targets(name: str, results: dict) -> list[tuple[str, bool | None]]:
-    """The issue's targets for one variant: (what was measured, met? or None where only reported)."""
+def targets(name: str, results: dict, gate: config.GateParams) -> list[tuple[str, bool | None]]:
+    """The gate's bounds (params.yaml) for one variant: (what was measured, met? or None where only reported)."""
     int8, float32 = results["int8"], results["float32"]
     ratio = int8["size_bytes"] / float32["size_bytes"]
-    points = (results["keras_accuracy"] - int8["accuracy"]) * 100
+    drop = results["keras_accuracy"] - int8["accuracy"]
     speedup = results["keras_predict_latency_ms_median"] / float32["latency_ms_median"]
     return [
-        (f"{name}: int8 size {ratio:.1%} of float32 (≤ 30%)", ratio <= 0.30),
-        (f"{name}: int8 accuracy {points:+.2f} points below Keras (≤ 0.5)", points <= 0.5),
         (
-            f"{name}: float32 agreement with Keras {float32['top1_agreement']:.3%} (≥ 99.9%)",
-            float32["top1_agreement"] >= 0.999,
+            f"{name}: int8 size {ratio:.1%} of float32 (≤ {gate.max_int8_size_ratio:.0%})",
+            ratio <= gate.max_int8_size_ratio,
+        ),
+        (
+            f"{name}: int8 accuracy {drop * 100:+.2f} points below Keras "
+            f"(≤ {gate.max_quantized_accuracy_drop * 100:g})",
+            drop <= gate.max_quantized_accuracy_drop,
+        ),
+        (
+            f"{name}: float32 agreement with Keras {float32['top1_agreement']:.3%} (≥ {gate.min_tflite_agreement:.1%})",
+            float32["top1_agreement"] >= gate.min_tflite_agreement,
         ),
         (
             f"{name}: single image, float32 .tflite {float32['latency_ms_median']:.3f} ms vs Keras predict "
@@ -93,7 +102,7 @@ def main() -> None:
     args = parser.parse_args()
     params = config.load_params()
     threads = args.threads or params.threads
-    images, labels = load_split(config.split_path("test"))
+    images, labels = load_split(split_path("test"))
     print(f"{len(labels):,} test images, LiteRT with {threads} threads, latency over {args.runs} single images\n")
     print(HEADER)
     verdicts = []
@@ -101,7 +110,7 @@ def main() -> None:
         params.variant(name)
         results = bench_variant(name, images, labels, threads, args.runs)
         print_variant(name, results)
-        verdicts += targets(name, results)
+        verdicts += targets(name, results, params.gate)
     print()
     for text, met in verdicts:
         print(f"{VERDICTS[met]:<6}  {text}")

@@ -35,12 +35,11 @@ from bench.flops import nominal_peak_gflops, training_flops_per_image  # noqa: E
 from bench.isa import CLASS_ENV, class_env, onednn_isa  # noqa: E402
 from pipeline import cli, config, cpu  # noqa: E402
 from pipeline.artifacts import load_split  # noqa: E402
+from pipeline.dataset import SPLITS  # noqa: E402
+from pipeline.frameworks import keras, layers  # noqa: E402
+from pipeline.loop import configure_runtime, steps_per_epoch, train_model  # noqa: E402
 from pipeline.models import as_float32, build_model, compile_model  # noqa: E402
-from pipeline.train import configure_runtime, steps_per_epoch, train_model  # noqa: E402
-
-with cli.quiet_native_logs():
-    import keras
-    from keras import layers
+from pipeline.paths import split_path  # noqa: E402
 
 PEER_EPOCHS, PEER_BATCH = 10, 32
 
@@ -112,7 +111,7 @@ def train_and_trace(who: str, name: str) -> dict:
     and the test accuracy of the weights then."""
     params = config.load_params()
     spec = params.variant(name)
-    splits = {split: load_split(config.split_path(split)) for split in config.SPLITS}
+    splits = {split: load_split(split_path(split)) for split in SPLITS}
     train, val, (test_images, test_labels) = splits["train"], splits["val"], splits["test"]
     configure_runtime(params.seed, params.threads)  # the same start as `dvc repro`, so the same model
     clock = EpochClock()

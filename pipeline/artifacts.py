@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.cli import PipelineError
+from pipeline.config import MONITORS
+from pipeline.errors import PipelineError, missing
 
 
 @contextmanager
@@ -114,7 +115,7 @@ def read_json(path: Path) -> Any:
     try:
         return json.loads(path.read_text())
     except FileNotFoundError as error:
-        raise PipelineError(f"{path} is missing: run the stage that writes it first (dvc repro)") from error
+        raise missing(path) from error
     except json.JSONDecodeError as error:
         raise PipelineError(f"{path} is not valid JSON: {error}") from error
 
@@ -130,7 +131,7 @@ def load_split(path: Path) -> tuple[np.ndarray, np.ndarray]:
     try:
         data = np.load(path, allow_pickle=False)
     except FileNotFoundError as error:
-        raise PipelineError(f"{path} is missing: run the preprocess stage first (dvc repro)") from error
+        raise missing(path, "preprocess") from error
     except (ValueError, OSError, EOFError, zipfile.BadZipFile) as error:
         raise PipelineError(f"{path} is not a valid split file: {error}") from error
     if not isinstance(data, np.lib.npyio.NpzFile):
@@ -146,13 +147,12 @@ def load_split(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return images, labels
 
 
-HISTORY_COLUMNS = ("loss", "accuracy", "val_loss", "val_accuracy")
 
 
 def write_history(path: Path, history: dict[str, list[float]]) -> None:
     """The per-epoch training history as CSV, one row per epoch, for `dvc plots`."""
-    rows = [",".join(("epoch", *HISTORY_COLUMNS))]
-    for epoch, values in enumerate(zip(*(history[c] for c in HISTORY_COLUMNS)), start=1):
+    rows = [",".join(("epoch", *MONITORS))]
+    for epoch, values in enumerate(zip(*(history[c] for c in MONITORS)), start=1):
         rows.append(",".join([str(epoch), *(f"{v:.6f}" for v in values)]))
     write_text(path, "\n".join(rows) + "\n")
 
@@ -162,9 +162,9 @@ def read_history(path: Path) -> dict[str, list[float]]:
     try:
         with path.open(newline="") as file:
             rows = list(csv.DictReader(file))
-        return {column: [float(row[column]) for row in rows] for column in HISTORY_COLUMNS}
+        return {column: [float(row[column]) for row in rows] for column in MONITORS}
     except FileNotFoundError as error:
-        raise PipelineError(f"{path} is missing: run the train stage first (dvc repro)") from error
+        raise missing(path, "train") from error
     except (KeyError, TypeError, ValueError) as error:
         raise PipelineError(f"{path} is not a training history: {error!r}") from error
 

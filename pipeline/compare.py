@@ -4,8 +4,22 @@ Writes `reports/comparison.md`, `.json` and `.png` (all variants' learning curve
 axes beside their test accuracy), and mirrors them to a `comparison` run in MLflow.
 """
 
-from pipeline import cli, config, tracking
-from pipeline.artifacts import read_history, read_json, save_figure, write_json, write_text
+from pipeline import cli
+
+if __name__ == "__main__":  # a mistyped params.yaml fails now, not after the imports below
+    cli.check_params_early()
+
+from pipeline import config, tracking
+from pipeline.artifacts import (
+    read_history,
+    read_json,
+    save_figure,
+    signals_deferred,
+    staged_outputs,
+    write_json,
+    write_text,
+)
+from pipeline.paths import COMPARISON, TFLITE_FLAVOURS, VariantPaths
 from pipeline.plots import plot_comparison
 
 COLUMNS = {
@@ -32,18 +46,19 @@ DEVICE_COLUMNS = {
     "latency_ms_p95": ("p95 ms", "{:.3f}"),
     "throughput_images_per_s": ("images/s", "{:,.0f}"),
 }
+TRAINING_COLUMNS = ("parameters", "epochs", "precision", "train_seconds", "cpu_model", "cpu_isa")  # of training.json
 FORMATS = {"dropout": "{:g}", "train_seconds": "{:.1f}", "parameters": "{:,}", "tflite_size_bytes": "{:,}"}
 
 
 def variant_row(name: str, spec: config.VariantParams) -> dict:
     """One variant's comparison row, read from the files its stages wrote."""
-    paths = config.VariantPaths(name)
+    paths = VariantPaths(name)
     training, metrics, tflite = (read_json(p) for p in (paths.training, paths.metrics, paths.tflite_metrics))
     row = {"variant": name, "model": spec.model, "dropout": spec.dropout}
-    row |= {key: training[key] for key in ("parameters", "epochs", "precision", "train_seconds", "cpu_model", "cpu_isa")}
+    row |= {key: training[key] for key in TRAINING_COLUMNS}
     row |= {key: metrics[key] for key in ("val_accuracy", "test_accuracy", "test_loss", "train_test_gap")}
     row |= {"tflite_accuracy": tflite["float32"]["accuracy"], "tflite_size_bytes": tflite["float32"]["size_bytes"]}
-    row["on_device"] = {flavour: tflite[flavour] for flavour in config.TFLITE_FLAVOURS}
+    row["on_device"] = {flavour: tflite[flavour] for flavour in TFLITE_FLAVOURS}
     row["keras_predict_latency_ms_median"] = tflite["keras_predict_latency_ms_median"]
     return row
 
@@ -92,6 +107,22 @@ def markdown_table(rows: list[dict], best: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def save_outputs(rows: list[dict], best: str, metric: str, figure, report: str, params: config.Params) -> None:
+    """Write the comparison, log it to its own MLflow run, then put the three files in place together:
+    an interrupted or failing compare leaves the old ones as they were."""
+    tags = {"best_variant": best, "run_type": "comparison"}
+    with (
+        tracking.summary_run("comparison", params.tracking.experiment, tags=tags),
+        staged_outputs(*COMPARISON.values()) as staged,
+    ):
+        write_json(staged[COMPARISON["json"]], {"best_by": metric, "best": best, "variants": rows})
+        write_text(staged[COMPARISON["md"]], report)
+        save_figure(staged[COMPARISON["png"]], figure)
+        tracking.log_params({"best_by": metric, "variants": ",".join(params.variants)})
+        tracking.log_metrics({f"{row['variant']}.{metric}": row[metric] for row in rows})
+        tracking.log_artifacts(*staged.values())
+
+
 def main() -> None:
     params = config.load_params()
     tracking.check_reachable()  # before writing the reports, not after
@@ -99,22 +130,15 @@ def main() -> None:
     metric = params.compare.best_by
     best = best_variant(rows, metric)
     table = markdown_table(rows, best)
-    histories = {name: read_history(config.VariantPaths(name).history) for name in params.variants}
+    histories = {name: read_history(VariantPaths(name).history) for name in params.variants}
     figure = plot_comparison(histories, {row["variant"]: row["test_accuracy"] for row in rows}, best)
-    outputs = config.COMPARISON
-    write_json(outputs["json"], {"best_by": metric, "best": best, "variants": rows})
     devices = device_table(rows, params.threads, params.export.throughput_batch)
-    write_text(
-        outputs["md"],
+    report = (
         f"# Variant comparison\n\nBest by `{metric}`: **{best}** ★\n\n{table}\n{machines_line(rows)}\n\n"
-        f"## On device (LiteRT)\n\n{devices}",
+        f"## On device (LiteRT)\n\n{devices}"
     )
-    save_figure(outputs["png"], figure)
-    tags = {"best_variant": best, "run_type": "comparison"}
-    with tracking.summary_run("comparison", params.tracking.experiment, tags=tags):
-        tracking.log_params({"best_by": metric, "variants": ",".join(params.variants)})
-        tracking.log_metrics({f"{row['variant']}.{metric}": row[metric] for row in rows})
-        tracking.log_artifacts(*outputs.values())
+    with signals_deferred():  # Ctrl-C from here on: the comparison is finished first, then the stage exits
+        save_outputs(rows, best, metric, figure, report, params)
     print(f"best by {metric}: {best}\n{table}", end="")
 
 

@@ -14,7 +14,7 @@ import platform
 from functools import cache
 from pathlib import Path
 
-from pipeline.cli import PipelineError
+from pipeline.errors import PipelineError
 
 CPUINFO = Path("/proc/cpuinfo")
 # Instruction-set classes, slowest first; the two last run bfloat16 natively.

@@ -1,6 +1,6 @@
 """Stage `export@<variant>`: the trained model as four `.tflite` files, each measured with LiteRT.
 
-Flavours (config.TFLITE_FLAVOURS): float32; dynamic-range (int8 weights, float activations);
+Flavours (paths.TFLITE_FLAVOURS): float32; dynamic-range (int8 weights, float activations);
 float16 weights; full-integer int8 (int8 weights and activations, int8 input and output,
 activations calibrated on training images). Every file has a `serving_default` signature
 taking `pixels` (the dataset's image shape) and returning `logits`, so
@@ -18,16 +18,23 @@ import tempfile
 import warnings
 from pathlib import Path
 
+from pipeline import cli
+
+if __name__ == "__main__":  # a mistyped params.yaml fails now, not after TensorFlow's import
+    cli.check_params_early(takes_variant=True)
+
 import numpy as np
 
-from pipeline import cli, config, litert, tracking
+from pipeline import config, litert, tracking
 from pipeline.artifacts import load_split, staged_outputs, write_bytes, write_json, write_text
-from pipeline.evaluate import accuracy, load_model, predict_logits, variant_stage
-from pipeline.litert import softmax
-
-with cli.quiet_native_logs():  # TensorFlow's C++ start-up messages
-    import keras
-    import tensorflow as tf
+from pipeline.dataset import load_dataset_info
+from pipeline.errors import PipelineError
+from pipeline.frameworks import keras, tf
+from pipeline.keras_model import load_keras_model, predict_logits
+from pipeline.metrics import accuracy, max_probability_difference, top1_agreement
+from pipeline.native_logs import quiet_native_logs
+from pipeline.paths import TFLITE_FLAVOURS, VariantPaths, split_path
+from pipeline.variant_stage import variant_stage
 
 KERAS_LATENCY_RUNS = 30  # `model.predict` on one image takes tens of milliseconds
 
@@ -67,11 +74,11 @@ def convert(model: keras.Model, representative: np.ndarray) -> dict[str, bytes]:
     with tempfile.TemporaryDirectory() as directory:
         write_saved_model(model, Path(directory))
         # The converter prints to stdout and warns about its own use of tf.lite.Interpreter.
-        with contextlib.redirect_stdout(io.StringIO()), cli.quiet_native_logs(), warnings.catch_warnings():
+        with contextlib.redirect_stdout(io.StringIO()), quiet_native_logs(), warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated", category=UserWarning)
             return {
                 flavour: converter_for(Path(directory), flavour, representative.astype(np.float32)).convert()
-                for flavour in config.TFLITE_FLAVOURS
+                for flavour in TFLITE_FLAVOURS
             }
 
 
@@ -90,8 +97,8 @@ def measure(
     return {
         "accuracy": round(accuracy(logits, labels), 6),
         "accuracy_drop": round(accuracy(keras_logits, labels) - accuracy(logits, labels), 6),
-        "top1_agreement": round(float((logits.argmax(1) == keras_logits.argmax(1)).mean()), 6),
-        "max_abs_probability_diff": round(float(np.abs(softmax(logits) - softmax(keras_logits)).max()), 6),
+        "top1_agreement": round(top1_agreement(logits, keras_logits), 6),
+        "max_abs_probability_diff": round(max_probability_difference(logits, keras_logits), 6),
         **litert.latency_ms(model.invoke, singles),
         "throughput_images_per_s": round(images_per_second, 1),
     }
@@ -107,7 +114,7 @@ def keras_latency_ms(model: keras.Model, images: np.ndarray) -> dict[str, float]
 def labels_text(class_names: tuple[str, ...], num_outputs: int) -> str:
     """`labels.txt`: one class name a line, in the model's output order."""
     if len(class_names) != num_outputs:
-        raise cli.PipelineError(
+        raise PipelineError(
             f"the model scores {num_outputs} classes but the prepared dataset has {len(class_names)}: "
             "retrain it (dvc repro)"
         )
@@ -133,7 +140,7 @@ def measure_all(name: str, params: config.Params, model: keras.Model, contents: 
     return report, formats
 
 
-def save_outputs(paths: config.VariantPaths, contents: dict[str, bytes], class_list: str, report: dict) -> None:
+def save_outputs(paths: VariantPaths, contents: dict[str, bytes], class_list: str, report: dict) -> None:
     """Write the files, labels and report, log them to the open run, then put them in place
     together: the old outputs stay as they were until all the new ones are complete."""
     files = [paths.tflite(flavour) for flavour in contents]
@@ -148,10 +155,10 @@ def save_outputs(paths: config.VariantPaths, contents: dict[str, bytes], class_l
 
 def main() -> None:
     with variant_stage(__doc__) as (name, params, paths, act_on_signal):
-        model = load_model(paths.model)
-        class_list = labels_text(config.load_dataset_info().class_names, model.output_shape[-1])
-        test = load_split(config.split_path("test"))
-        train_images, _ = load_split(config.split_path("train"))
+        model = load_keras_model(paths.model)
+        class_list = labels_text(load_dataset_info().class_names, model.output_shape[-1])
+        test = load_split(split_path("test"))
+        train_images, _ = load_split(split_path("train"))
         act_on_signal()
         representative = representative_images(train_images, params.export.representative_images, params.seed)
         contents = convert(model, representative)
@@ -161,10 +168,10 @@ def main() -> None:
         act_on_signal()
         save_outputs(paths, contents, class_list, report)
     for flavour in contents:
-        figures = report[flavour]
+        measured = report[flavour]
         print(
-            f"{name} {flavour:>13}: accuracy {figures['accuracy']:.4f}, agreement {figures['top1_agreement']:.2%}, "
-            f"{figures['size_bytes']:>9,} bytes, {figures['latency_ms_median']:.3f} ms/image"
+            f"{name} {flavour:>13}: accuracy {measured['accuracy']:.4f}, agreement {measured['top1_agreement']:.2%}, "
+            f"{measured['size_bytes']:>9,} bytes, {measured['latency_ms_median']:.3f} ms/image"
         )
 
 

@@ -15,6 +15,11 @@ image_folder: every image of `data.image_folder.directory` (one subfolder per cl
 as `images.npz` (uint8 images, labels) and `classes.json` (the subfolders' names, in label order).
 """
 
+from pipeline import cli
+
+if __name__ == "__main__":  # a mistyped params.yaml fails now, not after the imports below
+    cli.check_params_early()
+
 import gzip
 import hashlib
 import http.client
@@ -27,8 +32,11 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline import cli, config
+from pipeline import config
 from pipeline.artifacts import save_split, staged_outputs, write_json
+from pipeline.errors import PipelineError
+from pipeline.native_logs import quiet_native_logs
+from pipeline.paths import DATA_DIR_ENV, RAW_DIR, RAW_FOLDER_CLASSES, RAW_FOLDER_IMAGES, SYSTEM_DATA_DIR
 
 EXPECTED_SHA256 = {
     "train-images-idx3-ubyte": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
@@ -136,8 +144,8 @@ def default_sources(source_dir: str | None, environ: dict[str, str], dataset: st
         return [Source(d) for d in (source_dir,) if d] + [Source(url) for url in MNIST_MIRRORS]
     if environ.get(SOURCES_ENV):
         return [Source(location) for location in environ[SOURCES_ENV].split()]
-    directories = [d for d in (source_dir, environ.get(config.DATA_DIR_ENV)) if d]
-    directories.append(str(config.SYSTEM_DATA_DIR))
+    directories = [d for d in (source_dir, environ.get(DATA_DIR_ENV)) if d]
+    directories.append(str(SYSTEM_DATA_DIR))
     return [Source(d) for d in directories] + [Source(url) for url in MIRRORS]
 
 
@@ -162,7 +170,7 @@ def fetch_file(name: str, sha256: str, sources: list[Source], compressed: bool =
             return data
         rejected.append(f"{source.location}: {shown} rejected, SHA-256 {digest[:12]}… is not {sha256[:12]}…")
         failures.append(rejected[-1])
-    raise cli.PipelineError(f"could not fetch {shown}; tried " + "; ".join(failures))
+    raise PipelineError(f"could not fetch {shown}; tried " + "; ".join(failures))
 
 
 def fetch_dataset(destination: Path, sources: list[Source], expected: dict[str, str], compressed: bool = False) -> None:
@@ -193,14 +201,14 @@ def find_class_folders(directory: Path) -> list[str]:
     that is not one subfolder of images per class, at least two."""
     if not directory.is_dir():
         problem = "is not a directory" if directory.exists() else "does not exist"
-        raise cli.PipelineError(f"data.image_folder.directory: {directory} {problem}")
+        raise PipelineError(f"data.image_folder.directory: {directory} {problem}")
     classes = sorted(entry.name for entry in directory.iterdir() if entry.is_dir() and not entry.name.startswith("."))
     if len(classes) < 2:
         found = f"only {classes[0]!r}" if classes else "none"
-        raise cli.PipelineError(f"{directory} needs one subfolder of images per class, at least 2; found {found}")
+        raise PipelineError(f"{directory} needs one subfolder of images per class, at least 2; found {found}")
     for name in classes:
         if not _holds_images(directory / name):
-            raise cli.PipelineError(f"{directory}: class folder {name!r} holds no images ({', '.join(IMAGE_SUFFIXES)})")
+            raise PipelineError(f"{directory}: class folder {name!r} holds no images ({', '.join(IMAGE_SUFFIXES)})")
     return classes
 
 
@@ -210,10 +218,9 @@ def load_image_folder(
     """Every image of a folder with one subfolder per class, resized to `image_size` (height, width):
     uint8 images ((n, h, w) grayscale, (n, h, w, 3) RGB), their labels and the class names in label order."""
     find_class_folders(directory)
-    with cli.quiet_native_logs():  # TensorFlow's C++ start-up messages; imported only for this dataset
-        import keras
-        import tensorflow as tf
+    from pipeline.frameworks import keras, tf  # TensorFlow: imported only for this dataset (seconds)
 
+    with quiet_native_logs():  # what TensorFlow's C++ code prints as it reads the images
         dataset = keras.utils.image_dataset_from_directory(
             str(directory),
             labels="inferred",
@@ -225,7 +232,7 @@ def load_image_folder(
         try:
             batches = list(dataset.batch(256).as_numpy_iterator())
         except tf.errors.OpError as error:
-            raise cli.PipelineError(f"{directory}: an image cannot be read: {error.message}".splitlines()[0]) from error
+            raise PipelineError(f"{directory}: an image cannot be read: {error.message}".splitlines()[0]) from error
     images = np.concatenate([images for images, _ in batches])
     images = np.clip(np.round(images), 0, 255).astype(np.uint8)
     labels = np.concatenate([labels for _, labels in batches]).astype(np.int64)
@@ -246,13 +253,13 @@ def fetch_image_folder(folder: config.ImageFolderParams, images_path: Path, clas
 def main() -> None:
     data = config.load_params().data
     if data.dataset == "image_folder":
-        fetch_image_folder(data.image_folder, config.RAW_FOLDER_IMAGES, config.RAW_FOLDER_CLASSES)
+        fetch_image_folder(data.image_folder, RAW_FOLDER_IMAGES, RAW_FOLDER_CLASSES)
         return
     sources = default_sources(data.source_dir, dict(os.environ), data.dataset)
     if data.dataset == "mnist":
-        fetch_dataset(config.RAW_DIR, sources, MNIST_GZ_SHA256, compressed=True)
+        fetch_dataset(RAW_DIR, sources, MNIST_GZ_SHA256, compressed=True)
     else:
-        fetch_dataset(config.RAW_DIR, sources, EXPECTED_SHA256)
+        fetch_dataset(RAW_DIR, sources, EXPECTED_SHA256)
 
 
 if __name__ == "__main__":

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline import cli
+from pipeline.errors import PipelineError
+from pipeline.native_logs import quiet_native_logs
 
-with cli.quiet_native_logs():
+with quiet_native_logs():
     from ai_edge_litert.interpreter import Interpreter
 
 SIGNATURE = "serving_default"
@@ -65,15 +66,15 @@ class TFLiteModel:
 
     def __init__(self, content: bytes, threads: int, source: str = "model"):
         try:
-            with cli.quiet_native_logs():  # allocating prints "Created TensorFlow Lite XNNPACK delegate"
+            with quiet_native_logs():  # allocating prints "Created TensorFlow Lite XNNPACK delegate"
                 self.interpreter = Interpreter(model_content=content, num_threads=threads)
                 self.interpreter.allocate_tensors()
                 signatures = self.interpreter.get_signature_list()
         except (ValueError, RuntimeError) as error:
-            raise cli.PipelineError(f"{source} is not a TensorFlow Lite model: {error}".splitlines()[0]) from error
+            raise PipelineError(f"{source} is not a TensorFlow Lite model: {error}".splitlines()[0]) from error
         expected = {"inputs": [INPUT_NAME], "outputs": [OUTPUT_NAME]}
         if signatures.get(SIGNATURE) != expected:
-            raise cli.PipelineError(
+            raise PipelineError(
                 f"{source} has no `{SIGNATURE}` signature taking `{INPUT_NAME}` and returning `{OUTPUT_NAME}` "
                 f"(it has {signatures or 'none'}): export it with `python -m pipeline.export`"
             )
@@ -82,7 +83,7 @@ class TFLiteModel:
         self.input_shape = tuple(int(size) for size in details[0]["shape_signature"][1:])
         output_shape = details[1]["shape_signature"]
         if len(output_shape) != 2:
-            raise cli.PipelineError(f"{source} returns shape {list(output_shape)}, not [batch, classes]")
+            raise PipelineError(f"{source} returns shape {list(output_shape)}, not [batch, classes]")
         self.num_classes = int(output_shape[-1])
         # A file converted with a fixed batch size runs only at that size; -1 means any.
         self.fixed_batch = max(int(details[0]["shape_signature"][0]), 0) or None
@@ -94,9 +95,9 @@ class TFLiteModel:
         try:
             content = Path(path).read_bytes()
         except OSError as error:
-            raise cli.PipelineError(f"cannot read {path}: {error.strerror}") from error
+            raise PipelineError(f"cannot read {path}: {error.strerror}") from error
         if not content:
-            raise cli.PipelineError(f"{path} is empty, not a TensorFlow Lite model")
+            raise PipelineError(f"{path} is empty, not a TensorFlow Lite model")
         return cls(content, threads, source=str(path))
 
     def describe(self) -> dict[str, str]:
@@ -112,7 +113,7 @@ class TFLiteModel:
         try:
             return self.runner(**{INPUT_NAME: model_input})[OUTPUT_NAME]
         except (ValueError, RuntimeError) as error:
-            raise cli.PipelineError(f"{self.source} failed to run: {error}".splitlines()[0]) from error
+            raise PipelineError(f"{self.source} failed to run: {error}".splitlines()[0]) from error
 
     def logits(self, pixels: np.ndarray, batch_size: int = 256) -> np.ndarray:
         """Float32 logits for images of raw 0-255 pixels, run in batches (of the file's own batch size
@@ -124,12 +125,6 @@ class TFLiteModel:
             for start in range(0, len(pixels), batch_size)
         ]
         return np.concatenate(batches)
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    """Class probabilities from logits, one row per image."""
-    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return shifted / shifted.sum(axis=1, keepdims=True)
 
 
 def latency_ms(call, inputs: list, warmup: int = 10) -> dict[str, float]:

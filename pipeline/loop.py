@@ -5,16 +5,29 @@ the same per-epoch history (loss, accuracy, val_loss, val_accuracy), so early st
 stop-at-target callback, the MLflow epoch logger and the history file work the same with either.
 """
 
+import sys
 import time
 from collections.abc import Sequence
 
-from pipeline import cli, config
+import numpy as np
 
-with cli.quiet_native_logs():
-    import keras
-    import tensorflow as tf
+from pipeline.config import MONITORS, VariantParams
+from pipeline.frameworks import keras, tf
+from pipeline.models import loss_function
 
-HISTORY_KEYS = config.MONITORS
+VALIDATION_BATCH = 1024
+
+
+def configure_runtime(seed: int, threads: int) -> None:
+    """Seed every generator, make ops deterministic and fix the thread counts."""
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+    except RuntimeError:
+        # TensorFlow already runs in this process (a test session): its thread pools are fixed.
+        print("warning: TensorFlow already started; thread counts unchanged", file=sys.stderr)
 
 
 class StopAtTarget(keras.callbacks.Callback):
@@ -24,18 +37,16 @@ class StopAtTarget(keras.callbacks.Callback):
     def __init__(self, monitor: str, target: float):
         super().__init__()
         self.monitor, self.target = monitor, target
-        self.stopped_epoch: int | None = None
 
     def reached(self, value: float) -> bool:
         return value <= self.target if self.monitor.endswith("loss") else value >= self.target
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         if self.reached(float((logs or {})[self.monitor])):
-            self.stopped_epoch = epoch + 1
             self.model.stop_training = True
 
 
-def stopping_callbacks(spec: config.VariantParams) -> list[keras.callbacks.Callback]:
+def stopping_callbacks(spec: VariantParams) -> list[keras.callbacks.Callback]:
     """The variant's early stopping and stop-at-target callbacks, if it asks for them."""
     callbacks = []
     if spec.early_stopping:
@@ -53,7 +64,7 @@ def stopping_callbacks(spec: config.VariantParams) -> list[keras.callbacks.Callb
 def fit(model: keras.Model, train: tf.data.Dataset, val: tf.data.Dataset, epochs: int, callbacks: Sequence) -> dict:
     """Keras `fit`, validating every epoch; the tf.data pipeline does the (seeded) shuffling."""
     history = model.fit(train, validation_data=val, epochs=epochs, callbacks=list(callbacks), shuffle=False, verbose=2)
-    return {key: history.history[key] for key in HISTORY_KEYS}
+    return {key: history.history[key] for key in MONITORS}
 
 
 class GradientTapeLoop:
@@ -97,7 +108,7 @@ def fit_custom(
     as `fit` does, and printing one line per epoch as `fit(verbose=2)` does."""
     loop = GradientTapeLoop(model, loss_fn, model.optimizer)
     callback_list = keras.callbacks.CallbackList(list(callbacks), model=model)
-    history = {key: [] for key in HISTORY_KEYS}
+    history = {key: [] for key in MONITORS}
     model.stop_training = False
     callback_list.on_train_begin()
     for epoch in range(epochs):
@@ -112,10 +123,42 @@ def fit_custom(
             + " - ".join(f"{key}: {value:.4f}" for key, value in logs.items()),
             flush=True,
         )
-        for key in HISTORY_KEYS:
+        for key in MONITORS:
             history[key].append(logs[key])
         callback_list.on_epoch_end(epoch, logs)
         if model.stop_training:
             break
     callback_list.on_train_end()
     return history
+
+
+VALIDATION_BATCH = 1024
+
+
+def make_dataset(images: np.ndarray, labels: np.ndarray, batch_size: int, shuffle_seed: int | None = None):
+    """A cached, batched, prefetched tf.data pipeline; reshuffled every epoch when seeded."""
+    data = tf.data.Dataset.from_tensor_slices((images.astype(np.float32), labels)).cache()
+    if shuffle_seed is not None:
+        data = data.shuffle(len(labels), seed=shuffle_seed, reshuffle_each_iteration=True)
+    return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def steps_per_epoch(count: int, batch_size: int) -> int:
+    return -(-count // batch_size)
+
+
+def train_model(
+    model: keras.Model,
+    train: tuple[np.ndarray, np.ndarray],
+    val: tuple[np.ndarray, np.ndarray],
+    spec: VariantParams,
+    seed: int,
+    callbacks: Sequence[keras.callbacks.Callback] = (),
+) -> dict[str, list[float]]:
+    """Train a compiled model with the variant's loop (Keras fit or the GradientTape loop) and
+    stopping rules, validating every epoch; returns the per-epoch history."""
+    data = make_dataset(*train, spec.batch_size, shuffle_seed=seed), make_dataset(*val, VALIDATION_BATCH)
+    callbacks = [*callbacks, *stopping_callbacks(spec)]
+    if spec.loop == "custom":
+        return fit_custom(model, *data, spec.epochs, loss_function(spec), callbacks)
+    return fit(model, *data, spec.epochs, callbacks)

@@ -6,13 +6,9 @@ returns one logit per class: the rescaling lives inside the model, so an exporte
 needs no preprocessing by its user.
 """
 
-from pipeline import cli
-from pipeline.config import CLASS_NAMES, IMAGE_SHAPE, AugmentParams, VariantParams
-
-with cli.quiet_native_logs():  # TensorFlow's C++ start-up messages
-    import keras
-    from keras import layers
-
+from pipeline.config import AugmentParams, VariantParams
+from pipeline.dataset import CLASS_NAMES, IMAGE_SHAPE
+from pipeline.frameworks import keras, layers
 
 STEPS_PER_EXECUTION = 16
 

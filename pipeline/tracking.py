@@ -24,9 +24,9 @@ from mlflow.environment_variables import (
 )
 from mlflow.exceptions import MlflowException
 
-from pipeline import config
 from pipeline.artifacts import read_json, write_json
-from pipeline.cli import PipelineError
+from pipeline.errors import PipelineError
+from pipeline.paths import ROOT
 
 TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
 STORE_FILE = "mlflow.db"
@@ -47,7 +47,7 @@ for _noisy in ("mlflow", "alembic"):
     logging.getLogger(_noisy).setLevel(logging.WARNING)
 
 
-def repository_root(root: Path = config.ROOT) -> Path:
+def repository_root(root: Path = ROOT) -> Path:
     """The user's repository, also from inside DVC's temporary experiment copies.
 
     `dvc exp run --queue` runs stages in `<repo>/.dvc/tmp/exps/<tmp>/`; a store relative
@@ -151,7 +151,7 @@ def _experiment_id(name: str) -> str:
 
 def git_commit() -> str:
     """The repository's HEAD commit, or "unknown" outside git."""
-    result = subprocess.run(["git", "rev-parse", "HEAD"], cwd=config.ROOT, capture_output=True, text=True, check=False)
+    result = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False)
     return result.stdout.strip() or "unknown"
 
 

@@ -1,13 +1,15 @@
 """Stage `train@<variant>`: build the variant's model, train it, write the model and its history."""
 
+from pipeline import cli
+
+if __name__ == "__main__":  # a mistyped params.yaml fails now, not after TensorFlow's import
+    cli.check_params_early(takes_variant=True)
+
 import dataclasses
-import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
-import numpy as np
-
-from pipeline import cli, config, cpu, tracking
+from pipeline import config, cpu, tracking
 from pipeline.artifacts import (
     load_split,
     read_json,
@@ -17,25 +19,12 @@ from pipeline.artifacts import (
     write_history,
     write_json,
 )
-from pipeline.loop import StopAtTarget, fit, fit_custom, stopping_callbacks
-from pipeline.models import as_float32, build_model, compile_model, loss_function
+from pipeline.dataset import load_dataset_info
+from pipeline.frameworks import keras
+from pipeline.loop import StopAtTarget, configure_runtime, steps_per_epoch, train_model
+from pipeline.models import as_float32, build_model, compile_model
+from pipeline.paths import DATA_REPORTS_DIR, VariantPaths, split_path
 from pipeline.plots import plot_learning_curves
-
-with cli.quiet_native_logs():  # TensorFlow's C++ start-up messages
-    import keras
-    import tensorflow as tf
-
-
-def configure_runtime(seed: int, threads: int) -> None:
-    """Seed every generator, make ops deterministic and fix the thread counts."""
-    keras.utils.set_random_seed(seed)
-    tf.config.experimental.enable_op_determinism()
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(threads)
-    except RuntimeError:
-        # TensorFlow already runs in this process (a test session): its thread pools are fixed.
-        print("warning: TensorFlow already started; thread counts unchanged", file=sys.stderr)
 
 
 class EpochLogger(keras.callbacks.Callback):
@@ -62,38 +51,6 @@ class StopOnSignal(keras.callbacks.Callback):
     on_train_begin = on_epoch_begin = on_train_batch_end = on_test_batch_end = _act
 
 
-VALIDATION_BATCH = 1024
-
-
-def make_dataset(images: np.ndarray, labels: np.ndarray, batch_size: int, shuffle_seed: int | None = None):
-    """A cached, batched, prefetched tf.data pipeline; reshuffled every epoch when seeded."""
-    data = tf.data.Dataset.from_tensor_slices((images.astype(np.float32), labels)).cache()
-    if shuffle_seed is not None:
-        data = data.shuffle(len(labels), seed=shuffle_seed, reshuffle_each_iteration=True)
-    return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)
-
-
-def steps_per_epoch(count: int, batch_size: int) -> int:
-    return -(-count // batch_size)
-
-
-def train_model(
-    model: keras.Model,
-    train: tuple[np.ndarray, np.ndarray],
-    val: tuple[np.ndarray, np.ndarray],
-    spec: config.VariantParams,
-    seed: int,
-    callbacks: Sequence[keras.callbacks.Callback] = (),
-) -> dict[str, list[float]]:
-    """Train a compiled model with the variant's loop (Keras fit or the GradientTape loop) and
-    stopping rules, validating every epoch; returns the per-epoch history."""
-    data = make_dataset(*train, spec.batch_size, shuffle_seed=seed), make_dataset(*val, VALIDATION_BATCH)
-    callbacks = [*callbacks, *stopping_callbacks(spec)]
-    if spec.loop == "custom":
-        return fit_custom(model, *data, spec.epochs, loss_function(spec), callbacks)
-    return fit(model, *data, spec.epochs, callbacks)
-
-
 def stopped_early(spec: config.VariantParams, history: dict[str, list[float]]) -> dict[str, int | str | None]:
     """Whether a stopping rule ended training before `epochs`, which one, and after which epoch."""
     epochs = len(history["loss"])
@@ -107,7 +64,7 @@ def stopped_early(spec: config.VariantParams, history: dict[str, list[float]]) -
     return {"stopped_after_epoch": epochs, "stopped_by": rule}
 
 
-def save_outputs(name: str, paths: config.VariantPaths, model: keras.Model, history: dict, summary: dict) -> None:
+def save_outputs(name: str, paths: VariantPaths, model: keras.Model, history: dict, summary: dict) -> None:
     """Write the model, history, curves and summary, log them to the open run, then put them in
     place together: the old outputs stay as they were until all the new ones are complete."""
     with staged_outputs(paths.model, paths.history, paths.learning_curves, paths.training) as staged:
@@ -123,14 +80,14 @@ def main() -> None:
     name = cli.parse_variant(__doc__)
     params = config.load_params()
     spec = params.variant(name)
-    paths = config.VariantPaths(name)
+    paths = VariantPaths(name)
     # Ctrl-C or SIGTERM stops training at the next batch end, leaving every output as it was;
     # once the outputs are being replaced, the stage finishes (its run FINISHED) and then exits.
     with signals_deferred() as act_on_signal:
         configure_runtime(params.seed, params.threads)
-        train, val = load_split(config.split_path("train")), load_split(config.split_path("val"))
-        data_hash = read_json(config.DATA_REPORTS_DIR / "summary.json")["data_sha256"]
-        dataset = config.load_dataset_info()
+        train, val = load_split(split_path("train")), load_split(split_path("val"))
+        data_hash = read_json(DATA_REPORTS_DIR / "summary.json")["data_sha256"]
+        dataset = load_dataset_info()
         precision = cpu.resolve_precision(spec.precision)  # `auto`: bfloat16 only where it is native
         model = build_model(spec, len(dataset.class_names), dataset.image_shape, precision)
         model = compile_model(model, spec, steps_per_epoch(len(train[1]), spec.batch_size))

@@ -4,6 +4,7 @@ TensorFlow/Keras are imported only inside the fixtures that need them, so the fa
 """
 
 import gzip
+import io
 import os
 import shutil
 import signal
@@ -17,6 +18,9 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import yaml
+from PIL import Image
+
+from pipeline.paths import SYSTEM_DATA_DIR
 
 # The interruption tests press Ctrl-C (SIGINT) on the commands they start. A shell starts a
 # background job (`bash .ci/run &`) with SIGINT ignored, which the commands would inherit and
@@ -97,7 +101,7 @@ def write_image_folder(directory: Path, per_class: int = 40, size: int = 16, see
     return directory
 
 
-DEBIAN_DATASET = Path("/usr/share/datasets/fashion-mnist")
+DEBIAN_DATASET = SYSTEM_DATA_DIR
 
 
 def real_split(split: str, count: int) -> tuple[np.ndarray, np.ndarray]:
@@ -125,8 +129,8 @@ def real_data():
 def trained_cnn(real_data):
     """A small CNN trained for three epochs on `real_data` (about 80% test accuracy, a few seconds)."""
     from pipeline.config import VariantParams
+    from pipeline.loop import configure_runtime, train_model
     from pipeline.models import build_model, compile_model
-    from pipeline.train import configure_runtime, train_model
 
     spec = VariantParams(model="cnn", filters=(8, 16), hidden_units=(32,), epochs=3, batch_size=64, learning_rate=0.003)
     configure_runtime(seed=0, threads=2)
@@ -190,3 +194,60 @@ def init_git(root: Path) -> None:
     run_command(["git", "add", "-A"], root)
     identity = ["-c", "user.name=test", "-c", "user.email=test@example.com"]
     run_command(["git", *identity, "commit", "-qm", "init", "--allow-empty"], root)
+
+
+# --- Real test images as files, and the small trained CNN as every model file predict takes ----------
+
+IMAGE_FILES = 200  # real test images classified from files
+
+
+def png_image(pixels: np.ndarray) -> Image.Image:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, "PNG")
+    return Image.open(buffer)
+
+
+def photo_like(pixels: np.ndarray) -> Image.Image:
+    """A product-photo-like RGB picture of a Fashion-MNIST image: dark on white, 4× larger, off-center."""
+    garment = Image.fromarray(255 - pixels).resize((112, 112), Image.Resampling.BICUBIC)
+    photo = Image.new("RGB", (200, 160), "white")
+    photo.paste(garment, (20, 40))
+    return photo
+
+
+@pytest.fixture(scope="session")
+def model_files(tmp_path_factory, trained_cnn, real_data) -> dict[str, Path]:
+    """The small trained CNN as every `.tflite` flavour, named as the export stage names them, and as `.keras`."""
+    directory = tmp_path_factory.mktemp("models")
+    from pipeline.export import convert, representative_images
+    from pipeline.paths import VariantPaths
+
+    variant = VariantPaths("cnn")
+    contents = convert(trained_cnn, representative_images(real_data.train_images, count=200, seed=0))
+    files = {}
+    for flavour, content in contents.items():
+        files[flavour] = directory / variant.tflite(flavour).name
+        files[flavour].write_bytes(content)
+    files["keras"] = directory / "model.keras"
+    trained_cnn.save(files["keras"])
+    return files
+
+
+@pytest.fixture(scope="session")
+def sample(real_data, trained_cnn):
+    """The first real test images, their labels and the trained CNN's own top-1 on the arrays."""
+    images, labels = real_data.test_images[:IMAGE_FILES], real_data.test_labels[:IMAGE_FILES]
+    return images, labels, trained_cnn.predict(images.astype(np.float32), verbose=0).argmax(1)
+
+
+@pytest.fixture(scope="session")
+def image_files(tmp_path_factory, sample) -> dict[str, list[Path]]:
+    """The sample as PNG files (Fashion-MNIST as is) and as photo-like JPEG files."""
+    directory = tmp_path_factory.mktemp("images")
+    files = {"png": [], "jpeg": []}
+    for index, pixels in enumerate(sample[0]):
+        files["png"].append(directory / f"test{index}.png")
+        Image.fromarray(pixels).save(files["png"][-1])
+        files["jpeg"].append(directory / f"photo{index}.jpg")
+        photo_like(pixels).save(files["jpeg"][-1], quality=90)
+    return files

@@ -14,7 +14,7 @@ from pipeline.artifacts import (
     write_json,
     write_text,
 )
-from pipeline.cli import PipelineError
+from pipeline.errors import PipelineError
 
 
 def test_write_json_replaces_content_sorted_and_indented(tmp_path):

@@ -4,27 +4,46 @@ one `error: ...` line naming the key, exit code 2, nothing written, before any s
 import shutil
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
 import yaml
 
-from pipeline import config
+from pipeline.paths import PARAMS_FILE, ROOT
 
 
 @pytest.fixture
 def repo(tmp_path) -> Path:
     """A copy of the package and params.yaml; stages run there find its params.yaml, not ours."""
-    shutil.copytree(config.ROOT / "pipeline", tmp_path / "pipeline", ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy(config.PARAMS_FILE, tmp_path / "params.yaml")
+    shutil.copytree(ROOT / "pipeline", tmp_path / "pipeline", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(PARAMS_FILE, tmp_path / "params.yaml")
     return tmp_path
 
 
-def _edit_params(repo: Path, old: str, new: str) -> None:
-    params = repo / "params.yaml"
-    text = params.read_text()
-    assert old in text
-    params.write_text(text.replace(old, new, 1))
+def _params(repo: Path) -> dict:
+    return yaml.safe_load((repo / "params.yaml").read_text())
+
+
+def _set(repo: Path, key: str, value) -> None:
+    """Set a dotted key of the copy's params.yaml ("variants.mlp.epochs"), writing it back as YAML."""
+    params = _params(repo)
+    *parents, last = key.split(".")
+    section = params
+    for parent in parents:
+        section = section[parent]
+    section[last] = value
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def _misspell_seed(repo: Path) -> None:
+    params = _params(repo)
+    params = {("sed" if key == "seed" else key): value for key, value in params.items()}
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+FIRST_VARIANT = next(iter(yaml.safe_load(PARAMS_FILE.read_text())["variants"]))
+V = f"variants.{FIRST_VARIANT}"
 
 
 def _run(repo: Path, *args: str) -> subprocess.CompletedProcess:
@@ -73,46 +92,102 @@ def test_an_empty_or_malformed_params_file_is_one_line(repo, content, message):
 
 
 @pytest.mark.parametrize(
-    ("old", "new", "message"),
+    ("key", "value", "message"),
     [
-        ("epochs: 15", "epochs: fifteen", "variants.mlp.epochs: expected int, got 'fifteen'"),
-        ("threads: 2", "threads: true", "threads: expected int, got True"),
-        ("learning_rate: 0.002", "learning_rate: 2e-3", "expected a number, got '2e-3' (YAML reads it as text"),
-        ("  experiment: fashion-mnist", "  - fashion-mnist", "tracking: expected a mapping, got ['fashion-mnist']"),
-        ("dropout: 0.2", "dropout: 1.0", "variants.mlp_dropout.dropout: must be in [0, 1)"),
-        ("batch_size: 256", "batch_size: 0", "variants.mlp_dropout.batch_size: must be at least 1"),
-        ("val_fraction: 0.1", "val_fraction: 1.5", "data.val_fraction: must be between 0 and 1 (exclusive)"),
-        ("model: cnn", "model: cnnn", "variants.cnn.model: must be one of mlp, cnn; did you mean 'cnn'?"),
+        (f"{V}.epochs", "fifteen", f"{V}.epochs: expected int, got 'fifteen'"),
+        ("threads", True, "threads: expected int, got True"),
+        (f"{V}.learning_rate", "2e-3", "expected a number, got '2e-3' (YAML reads it as text"),
+        ("tracking", ["fashion-mnist"], "tracking: expected a mapping, got ['fashion-mnist']"),
+        (f"{V}.dropout", 1.0, f"{V}.dropout: must be in [0, 1)"),
+        (f"{V}.batch_size", 0, f"{V}.batch_size: must be at least 1"),
+        ("data.val_fraction", 1.5, "data.val_fraction: must be between 0 and 1 (exclusive)"),
+        (f"{V}.model", "cnnn", f"{V}.model: must be one of mlp, cnn; did you"),
     ],
 )
-def test_a_bad_value_stops_the_stage_with_one_line_naming_key_and_rule(repo, old, new, message):
-    _edit_params(repo, old, new)
-    assert message in _assert_one_line_error(_run(repo, "pipeline.train", "mlp"))
+def test_a_bad_value_stops_the_stage_with_one_line_naming_key_and_rule(repo, key, value, message):
+    _set(repo, key, value)
+    assert message in _assert_one_line_error(_run(repo, "pipeline.train", FIRST_VARIANT))
 
 
 def test_a_variant_missing_from_params_is_named_with_the_known_ones(repo):
     line = _assert_one_line_error(_run(repo, "pipeline.train", "nosuch"))
-    known = "mlp, mlp_dropout, mlp_deep, cnn, cnn_dropout, cnn_aug"
+    known = ", ".join(_params(repo)["variants"])
     assert line == f"error: params.yaml: variants.nosuch: no such variant (known: {known})"
-    line = _assert_one_line_error(_run(repo, "pipeline.evaluate", "cnn_dropuot"))
-    assert "variants.cnn_dropuot: no such variant; did you mean 'cnn_dropout'?" in line
+    typo = FIRST_VARIANT[:-1] + "x" + FIRST_VARIANT[-1]
+    line = _assert_one_line_error(_run(repo, "pipeline.evaluate", typo))
+    assert f"variants.{typo}: no such variant; did you mean '{FIRST_VARIANT}'?" in line
 
 
-def test_params_are_checked_before_the_stage_module_is_imported(repo):
-    # A stand-in stage module that says when it runs: with bad params it never does.
-    (repo / "pipeline" / "train.py").write_text('print("the train stage ran")\n')
-    assert _run(repo, "pipeline.train", "mlp").stdout == "the train stage ran\n"
-    _edit_params(repo, "seed: 42", "sed: 42")
-    line = _assert_one_line_error(_run(repo, "pipeline.train", "mlp"))
-    assert line.startswith("error: params.yaml: sed: unknown key; did you mean 'seed'?")
+@pytest.mark.parametrize("stage", ["fetch", "preprocess", "train", "evaluate", "export", "compare", "gate"])
+def test_params_are_checked_before_the_stage_imports_tensorflow(repo, stage):
+    _misspell_seed(repo)
+    args = [FIRST_VARIANT] if stage in ("train", "evaluate", "export") else []
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", f"pipeline.{stage}", *args],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    *imports, line = result.stderr.splitlines()  # `-X importtime` lists every module imported, on stderr
+    assert result.returncode == 2 and line.startswith("error: params.yaml: sed: unknown key; did you mean 'seed'?")
+    imported = {entry.rsplit("|", 1)[-1].strip().split(".")[0] for entry in imports}
+    assert "pipeline" in imported and not imported & {"tensorflow", "keras", "mlflow", "matplotlib"}
 
 
 def test_help_and_plain_imports_work_even_with_bad_params(repo):
-    _edit_params(repo, "seed: 42", "sed: 42")
-    result = _run(repo, "pipeline.check", "--help")
+    _misspell_seed(repo)
+    result = _run(repo, "pipeline.gate", "--help")
     assert result.returncode == 0
     assert result.stdout.startswith("usage: ")
     imported = subprocess.run(
         [sys.executable, "-c", "import pipeline.config"], cwd=repo, capture_output=True, text=True, check=False
     )
     assert (imported.returncode, imported.stderr) == (0, "")
+
+
+def _run_stage(body: str) -> subprocess.CompletedProcess:
+    """Run `pipeline.cli.run(main)` in a fresh interpreter, `main` being defined by `body`."""
+    header = "from pipeline import cli\nfrom pipeline.errors import PipelineError\n"
+    script = header + textwrap.dedent(body) + "\ncli.run(main)\n"
+    return subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def test_stage_error_is_one_line_on_stderr_with_exit_code_2():
+    result = _run_stage(
+        """
+        def main():
+            raise PipelineError("params.yaml: variants.cnn.dropuot: unknown key")
+        """
+    )
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr == "error: params.yaml: variants.cnn.dropuot: unknown key\n"
+    assert "Traceback" not in result.stderr
+
+
+def test_successful_stage_exits_zero():
+    result = _run_stage(
+        """
+        def main():
+            print("done")
+        """
+    )
+    assert result.returncode == 0
+    assert result.stdout == "done\n"
+    assert result.stderr == ""
+
+
+def test_unexpected_errors_are_not_disguised_as_user_errors():
+    result = _run_stage(
+        """
+        def main():
+            raise RuntimeError("a real bug")
+        """
+    )
+    assert result.returncode == 1
+    assert "Traceback" in result.stderr
+    assert "RuntimeError: a real bug" in result.stderr

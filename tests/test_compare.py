@@ -2,9 +2,10 @@ import json
 
 import pytest
 
-from pipeline import config
-from pipeline.cli import PipelineError
+from pipeline import config, paths
 from pipeline.compare import best_variant, device_table, machines_line, markdown_table, variant_row
+from pipeline.errors import PipelineError
+from pipeline.paths import VariantPaths
 
 ROWS = [
     {
@@ -86,18 +87,18 @@ def test_the_report_names_the_cpus_that_trained_the_variants():
 
 @pytest.fixture
 def variant_reports(tmp_path, monkeypatch):
-    monkeypatch.setattr(config, "VARIANT_REPORTS_DIR", tmp_path)
-    paths = config.VariantPaths("cnn")
-    paths.reports_dir.mkdir()
+    monkeypatch.setattr(paths, "VARIANT_REPORTS_DIR", tmp_path)
+    variant = VariantPaths("cnn")
+    variant.reports_dir.mkdir()
     row = ROWS[1]
     training_keys = ("parameters", "epochs", "precision", "train_seconds", "cpu_model", "cpu_isa")
-    paths.training.write_text(json.dumps({k: row[k] for k in training_keys}))
+    variant.training.write_text(json.dumps({k: row[k] for k in training_keys}))
     metrics = {k: row[k] for k in ("val_accuracy", "test_accuracy", "test_loss", "train_test_gap")}
-    paths.metrics.write_text(json.dumps(metrics | {"train_accuracy": 0.95}))
-    paths.tflite_metrics.write_text(
+    variant.metrics.write_text(json.dumps(metrics | {"train_accuracy": 0.95}))
+    variant.tflite_metrics.write_text(
         json.dumps(ON_DEVICE | {"keras_accuracy": 0.915, "keras_predict_latency_ms_median": 41.5})
     )
-    return paths
+    return variant
 
 
 def test_row_is_read_from_the_stage_outputs(variant_reports):

@@ -12,7 +12,11 @@ import pytest
 from conftest import copy_project, edit_params, init_git, run_command
 from mlflow import MlflowClient
 
-DATASET = "/usr/share/datasets/fashion-mnist"
+from pipeline.paths import SYSTEM_DATA_DIR
+
+pytestmark = pytest.mark.slow  # queued `dvc exp run` experiments, run for real
+
+DATASET = str(SYSTEM_DATA_DIR)
 VARIANTS = ("mlp", "mlp_dropout")
 EXPERIMENTS = {"wide-mlp": ("mlp", 24), "wide-mlp-dropout": ("mlp_dropout", 24)}  # name: the variant widened
 HIDDEN_UNITS = 16

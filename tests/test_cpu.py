@@ -5,8 +5,9 @@ import sys
 
 import pytest
 
-from pipeline import config, cpu
-from pipeline.cli import PipelineError
+from pipeline import cpu
+from pipeline.errors import PipelineError
+from pipeline.paths import ROOT
 
 ZEN3 = ["fpu", "sse", "sse2", "ssse3", "sse4_1", "sse4_2", "avx", "f16c", "fma", "bmi2", "avx2", "sha_ni"]
 ZEN4 = [*ZEN3, "avx512f", "avx512dq", "avx512bw", "avx512vl", "avx512_vnni", "avx512_bf16"]
@@ -102,6 +103,7 @@ def onednn_class(isa_line: str) -> str:
     return "avx2" if "AVX2" in isa_line else "baseline"
 
 
+@pytest.mark.slow  # a TensorFlow process per cap
 @pytest.mark.parametrize("cap", [None, "AVX2", "AVX512_CORE", "AVX512_CORE_BF16"])
 def test_the_class_is_the_one_onednn_detects(cap):
     """Our reading of the CPU flags and caps agrees with oneDNN's own, on whatever CPU this runs."""
@@ -109,7 +111,7 @@ def test_the_class_is_the_one_onednn_detects(cap):
     environ |= {"ONEDNN_VERBOSE": "1", "TF_CPP_MIN_LOG_LEVEL": "3", **({"ONEDNN_MAX_CPU_ISA": cap} if cap else {})}
     result = subprocess.run(
         [sys.executable, "-c", PROBE],
-        cwd=config.ROOT,
+        cwd=ROOT,
         env=environ,
         capture_output=True,
         text=True,

@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 
 from pipeline import litert
-from pipeline.config import TFLITE_FLAVOURS, AugmentParams, ExportParams, VariantParams
+from pipeline.config import AugmentParams, ExportParams, VariantParams
 from pipeline.export import convert, keras_latency_ms, measure, representative_images
 from pipeline.models import build_model
+from pipeline.paths import TFLITE_FLAVOURS
 
 
 @pytest.fixture(scope="module")

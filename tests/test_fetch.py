@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 from conftest import FOLDER_CLASSES, command_env, copy_project, idx_bytes, run_command, write_image_folder
 
-from pipeline import config, fetch
-from pipeline.cli import PipelineError
+from pipeline import fetch
+from pipeline.errors import PipelineError
 from pipeline.fetch import Source, default_sources, fetch_dataset, fetch_file
+from pipeline.paths import DATA_DIR_ENV, SYSTEM_DATA_DIR
 
 IMAGES = "train-images-idx3-ubyte"
 LABELS = "train-labels-idx1-ubyte"
@@ -247,11 +248,11 @@ def test_unreachable_url_fails_fast_naming_the_location(tmp_path, expected):
 
 
 def test_default_sources_order_params_env_system_mirrors():
-    sources = default_sources("/from/params", {config.DATA_DIR_ENV: "/from/env", "HOME": "/home/me"})
+    sources = default_sources("/from/params", {DATA_DIR_ENV: "/from/env", "HOME": "/home/me"})
     assert [s.location for s in sources] == [
         "/from/params",
         "/from/env",
-        "/usr/share/datasets/fashion-mnist",
+        str(SYSTEM_DATA_DIR),
         "https://storage.googleapis.com/tensorflow/tf-keras-datasets/",
         "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
     ]
@@ -259,10 +260,10 @@ def test_default_sources_order_params_env_system_mirrors():
 
 
 def test_default_sources_skip_unset_or_empty_directories():
-    expected = [str(config.SYSTEM_DATA_DIR), *fetch.MIRRORS]
+    expected = [str(SYSTEM_DATA_DIR), *fetch.MIRRORS]
     assert [s.location for s in default_sources(None, {})] == expected
-    assert [s.location for s in default_sources("", {config.DATA_DIR_ENV: ""})] == expected
-    assert [s.location for s in default_sources(None, {config.DATA_DIR_ENV: "/env"})] == ["/env", *expected]
+    assert [s.location for s in default_sources("", {DATA_DIR_ENV: ""})] == expected
+    assert [s.location for s in default_sources(None, {DATA_DIR_ENV: "/env"})] == ["/env", *expected]
 
 
 @pytest.mark.parametrize(
@@ -302,7 +303,7 @@ def test_a_source_that_is_a_file_not_a_directory_is_named(tmp_path, expected):
 
 
 def test_sources_from_the_environment_replace_every_default():
-    environ = {fetch.SOURCES_ENV: "/mirror/copy  http://cache.local/fashion", config.DATA_DIR_ENV: "/env"}
+    environ = {fetch.SOURCES_ENV: "/mirror/copy  http://cache.local/fashion", DATA_DIR_ENV: "/env"}
     assert [s.location for s in default_sources("/from/params", environ)] == [
         "/mirror/copy",
         "http://cache.local/fashion",
@@ -324,7 +325,7 @@ def mnist_mirror(tmp_path, contents, serve, monkeypatch):
 
 
 def test_mnist_is_downloaded_checked_on_the_gz_bytes_and_written_decompressed(tmp_path, contents, mnist_mirror, capsys):
-    fashion_places = {config.DATA_DIR_ENV: "/fashion", fetch.SOURCES_ENV: "/fashion/too"}
+    fashion_places = {DATA_DIR_ENV: "/fashion", fetch.SOURCES_ENV: "/fashion/too"}
     sources = default_sources(None, fashion_places, "mnist")
     assert [source.location for source in sources] == [mnist_mirror]
     fetch_dataset(tmp_path / "raw", sources, fetch.MNIST_GZ_SHA256, compressed=True)
@@ -333,7 +334,7 @@ def test_mnist_is_downloaded_checked_on_the_gz_bytes_and_written_decompressed(tm
 
 
 def test_mnist_sources_are_the_source_dir_then_its_own_mirrors():
-    sources = default_sources("/data/mnist", {config.DATA_DIR_ENV: "/env"}, "mnist")
+    sources = default_sources("/data/mnist", {DATA_DIR_ENV: "/env"}, "mnist")
     assert [source.location for source in sources] == [
         "/data/mnist",
         "https://storage.googleapis.com/cvdf-datasets/mnist/",

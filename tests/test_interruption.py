@@ -1,7 +1,7 @@
-"""Interrupted and failing stages, run for real: Ctrl-C and SIGTERM during training, a corrupt model,
-a truncated split. Each must end with one line on stderr, write no partial output (run directly, a
-stage leaves the old outputs as they were), close the MLflow run as FAILED, and let the next
-`dvc repro` finish the job.
+"""Interrupted and failing stages, run for real: Ctrl-C and SIGTERM during training, Ctrl-C during
+evaluate, export and compare, a corrupt model, a truncated split. Each must end with one line on
+stderr, write no partial output (run directly, a stage leaves the old outputs as they were), close
+the MLflow run as FAILED, and let the next `dvc repro` finish the job.
 
 Runs on a temporary copy of the repository with real Fashion-MNIST capped to 3,000 training images
 and one small MLP variant; the signal is sent once Keras prints its first "Epoch" line.
@@ -21,8 +21,10 @@ from conftest import command_env, copy_project, edit_params, init_git, run_comma
 from mlflow import MlflowClient
 
 from pipeline import artifacts
+from pipeline.paths import SYSTEM_DATA_DIR
 
-DATASET = "/usr/share/datasets/fashion-mnist"
+pytestmark = pytest.mark.slow  # real stages and dvc repro on a copy of the project
+
 VARIANT = "mlp"
 EPOCHS = 100  # about 5 s of training: a signal sent at the first epoch always arrives during training
 TRAIN_OUTPUTS = (
@@ -47,7 +49,7 @@ def project(tmp_path_factory) -> Path:
     root = copy_project(tmp_path_factory.mktemp("project")).resolve()
     edit_params(root, _tiny_and_slow)
     init_git(root)
-    run_command(["dvc", "repro"], root, FASHION_MNIST_DIR=DATASET)
+    run_command(["dvc", "repro"], root, FASHION_MNIST_DIR=str(SYSTEM_DATA_DIR))
     return root
 
 
@@ -162,28 +164,74 @@ def test_a_signal_to_dvc_repro_leaves_no_partial_output_and_the_next_repro_finis
 def test_a_signal_while_the_stage_imports_tensorflow_is_one_line_too(project, signum):
     runs_before = len(_runs(project))
     before = _files(project)
+    pid = []
+
+    def importing_tensorflow() -> bool:
+        return "libtensorflow" in Path(f"/proc/{pid[0]}/maps").read_text()
+
+    command = [sys.executable, "-m", "pipeline.train", VARIANT]
+    code, stdout, stderr = _signal_when(command, project, importing_tensorflow, signum, pid)
+    assert code == 128 + signum
+    assert (stdout, stderr) == ("", f"interrupted by {signal.Signals(signum).name}\n")
+    assert _files(project) == before
+    assert len(_runs(project)) == runs_before  # stopped before it opened one
+
+
+def _signal_when(args: list[str], root: Path, ready, signum: int, pid: list | None = None) -> tuple[int, str, str]:
+    """Run `args` (its process id appended to `pid`); once `ready()` holds, send `signum`. Its exit code,
+    stdout and stderr."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "pipeline.train", VARIANT],
-        cwd=project,
-        env=command_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+        args, cwd=root, env=command_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
+    (pid if pid is not None else []).append(process.pid)
     try:
-        maps = Path(f"/proc/{process.pid}/maps")
-        while process.poll() is None and "libtensorflow" not in maps.read_text():
+        while process.poll() is None and not ready():
             time.sleep(0.02)
+        assert process.poll() is None, f"{args} ended before the moment to interrupt it"
         process.send_signal(signum)
         stdout, stderr = process.communicate(timeout=300)
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
-    assert process.returncode == 128 + signum
-    assert (stdout, stderr) == ("", f"interrupted by {signal.Signals(signum).name}\n")
+    return process.returncode, stdout, stderr
+
+
+@pytest.mark.parametrize("stage", ["evaluate", "export"])
+def test_ctrl_c_during_evaluate_or_export_leaves_the_outputs_as_they_were_and_fails_the_run(project, stage):
+    run_command(["dvc", "repro"], project)
+    before = _files(project)
+    run_id = json.loads((project / f"models/{VARIANT}/mlflow_run.json").read_text())["run_id"]
+    client = MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}")
+
+    def working() -> bool:  # the stage has reopened the variant's run: it is past its imports, at its work
+        return client.get_run(run_id).info.status == "RUNNING"
+
+    command = [sys.executable, "-m", f"pipeline.{stage}", VARIANT]
+    code, stdout, stderr = _signal_when(command, project, working, signal.SIGINT)
+    assert (code, stdout, stderr) == (130, "", "interrupted by SIGINT\n")
     assert _files(project) == before
-    assert len(_runs(project)) == runs_before  # stopped before it opened one
+    assert _leftovers(project) == []
+    assert client.get_run(run_id).info.status == "FAILED"
+
+
+def test_ctrl_c_while_compare_writes_finishes_the_comparison_first(project):
+    run_command(["dvc", "repro"], project)
+    (project / "reports" / "comparison.md").unlink()  # so a half-written comparison would show
+
+    def writing() -> bool:
+        return any((project / "reports").glob(".staging-*"))
+
+    code, stdout, stderr = _signal_when([sys.executable, "-m", "pipeline.compare"], project, writing, signal.SIGINT)
+    assert (code, stderr) == (130, "interrupted by SIGINT\n")
+    assert stdout.startswith("best by ")
+    assert all((project / "reports" / f"comparison.{suffix}").is_file() for suffix in ("md", "json", "png"))
+    assert run_command(["dvc", "status"], project).stdout.strip() == "Data and pipelines are up to date."
+    assert _leftovers(project) == []
+    client = MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("fashion-mnist")
+    newest = client.search_runs([experiment.experiment_id], order_by=["attributes.start_time DESC"], max_results=1)[0]
+    assert newest.info.run_name == "comparison" and newest.info.status == "FINISHED"
 
 
 def _truncate(path: Path) -> None:

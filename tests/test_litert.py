@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from pipeline import litert
-from pipeline.cli import PipelineError
+from pipeline.errors import PipelineError
 
 
 def test_int8_quantization_maps_every_pixel_value_exactly():

@@ -19,6 +19,8 @@ from conftest import FOLDER_CLASSES, REPOSITORY, copy_project, edit_params, init
 
 from pipeline import cpu
 
+pytestmark = pytest.mark.slow  # the real `dvc repro` on a copy of the project
+
 VARIANTS = tuple(yaml.safe_load((REPOSITORY / "params.yaml").read_text())["variants"])
 
 
@@ -230,7 +232,7 @@ def test_bad_params_stop_the_stage_with_a_one_line_error(project):
 
 
 def _check(root: Path, *args: str) -> subprocess.CompletedProcess:
-    return run_command([sys.executable, "-m", "pipeline.check", *args], root, check=False)
+    return run_command([sys.executable, "-m", "pipeline.gate", *args], root, check=False)
 
 
 def test_gate_fails_below_the_thresholds_and_passes_above(project):

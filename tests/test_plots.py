@@ -2,7 +2,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from pipeline.config import CLASS_NAMES
+from pipeline.dataset import CLASS_NAMES
 from pipeline.plots import plot_comparison, plot_confusion, plot_learning_curves, plot_predictions, plot_samples
 
 

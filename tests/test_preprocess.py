@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from conftest import FOLDER_CLASSES, copy_project, edit_params, idx_bytes, run_command, write_idx, write_image_folder
 
-from pipeline.cli import PipelineError
-from pipeline.config import CLASS_NAMES, DatasetInfo, idx_dataset_info
+from pipeline.dataset import CLASS_NAMES, DatasetInfo, idx_dataset_info
+from pipeline.errors import PipelineError
 from pipeline.preprocess import (
     check_dataset,
     parse_idx,

@@ -8,7 +8,7 @@ import pytest
 from conftest import free_port
 
 from pipeline import tracking
-from pipeline.cli import PipelineError
+from pipeline.errors import PipelineError
 
 
 @pytest.fixture
@@ -89,16 +89,29 @@ def test_no_run_is_opened_and_no_run_file_written_when_the_server_is_down(monkey
 
 
 def test_any_http_answer_counts_as_reachable_and_local_stores_are_not_probed():
-    server = HTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)  # answers every GET with 501
+    probes = []
+
+    class NotImplementedHandler(BaseHTTPRequestHandler):  # answers every GET with 501
+        def do_GET(self):
+            probes.append(self.path)
+            self.send_error(501)
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), NotImplementedHandler)
     thread = threading.Thread(target=server.handle_request)
     thread.start()
+    uri = f"http://127.0.0.1:{server.server_port}/"
     try:
-        tracking.check_reachable(f"http://127.0.0.1:{server.server_port}/")
+        tracking.check_reachable(uri)  # no error: a 501 is an answer
     finally:
         thread.join(timeout=10)
         server.server_close()
-    tracking.check_reachable(f"http://127.0.0.1:{server.server_port}/")  # gone now, but checked once per process
-    tracking.check_reachable("sqlite:///nowhere/mlflow.db")
+    assert probes == ["/health"]
+    tracking.check_reachable(uri)  # gone now, but checked once per process: no error, no second probe
+    tracking.check_reachable("sqlite:///nowhere/mlflow.db")  # a local store is never probed
+    assert probes == ["/health"]
 
 
 def test_http_retries_are_bounded_unless_the_user_set_them():

@@ -20,7 +20,11 @@ import requests
 from conftest import copy_project, edit_params, free_port, run_command
 from mlflow import MlflowClient
 
-DATASET = "/usr/share/datasets/fashion-mnist"
+from pipeline.paths import SYSTEM_DATA_DIR
+
+pytestmark = pytest.mark.slow  # a real `mlflow server` and the real stages
+
+DATASET = str(SYSTEM_DATA_DIR)
 SERVER_START_SECONDS = 120  # the first start creates the database: about 12 s on 2 busy cores
 
 

@@ -2,9 +2,10 @@ import json
 
 import pytest
 
-from pipeline import config
-from pipeline.check import Check, format_checks, gate_checks, read_metrics
-from pipeline.cli import PipelineError
+from pipeline import config, gate, paths
+from pipeline.errors import PipelineError
+from pipeline.gate import Check, format_checks, gate_checks, read_metrics
+from pipeline.paths import VariantPaths
 
 GATE = config.GateParams(
     min_test_accuracy=0.85,
@@ -97,13 +98,13 @@ def test_table_shows_value_bound_and_verdict():
 
 @pytest.fixture
 def reports(tmp_path, monkeypatch):
-    monkeypatch.setattr(config, "ROOT", tmp_path)
-    monkeypatch.setattr(config, "VARIANT_REPORTS_DIR", tmp_path / "reports" / "variants")
-    paths = config.VariantPaths("cnn")
-    paths.reports_dir.mkdir(parents=True)
-    paths.metrics.write_text(json.dumps({"test_accuracy": 0.91, "per_class": {}}))
-    paths.tflite_metrics.write_text(json.dumps(_tflite_json(_values())))
-    return paths
+    monkeypatch.setattr(gate, "ROOT", tmp_path)  # where the gate shows paths from
+    monkeypatch.setattr(paths, "VARIANT_REPORTS_DIR", tmp_path / "reports" / "variants")
+    variant = VariantPaths("cnn")
+    variant.reports_dir.mkdir(parents=True)
+    variant.metrics.write_text(json.dumps({"test_accuracy": 0.91, "per_class": {}}))
+    variant.tflite_metrics.write_text(json.dumps(_tflite_json(_values())))
+    return variant
 
 
 def test_metrics_are_read_from_the_declared_files(reports):

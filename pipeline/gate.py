@@ -1,4 +1,4 @@
-"""The merge gate: `python -m pipeline.check [--against REV]`.
+"""The merge gate: `python -m pipeline.gate [--against REV]`.
 
 Reads every variant's metrics files (the ones `dvc.yaml` declares) and the bounds under
 `gate:` in `params.yaml`, prints one row per check, and exits 0 when all pass, 1 when any
@@ -6,6 +6,11 @@ fails, 2 when a metrics file is missing or malformed. With `--against REV` it al
 variant whose test accuracy fell more than `gate.max_regression` below its value at git
 revision REV, as `dvc metrics diff REV` would show it.
 """
+
+from pipeline import cli
+
+if __name__ == "__main__":  # a mistyped params.yaml fails now, not after the imports below
+    cli.check_params_early()
 
 import argparse
 import json
@@ -15,7 +20,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline import cli, config
+from pipeline import config
+from pipeline.errors import PipelineError
+from pipeline.paths import QUANTIZED_FLAVOURS, ROOT, VariantPaths
 
 Reader = Callable[[Path], str | None]
 
@@ -43,31 +50,33 @@ def git_reader(revision: str) -> Reader:
     """Read files as they were committed at `revision` (None where the file did not exist)."""
     verify = subprocess.run(
         ["git", "rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}"],
-        cwd=config.ROOT,
+        cwd=ROOT,
         capture_output=True,
         text=True,
         check=False,
     )
     if verify.returncode != 0:
-        raise cli.PipelineError(f"--against {revision}: not a git revision of this repository")
+        raise PipelineError(f"--against {revision}: not a git revision of this repository")
 
     def read(path: Path) -> str | None:
-        relative = path.relative_to(config.ROOT).as_posix()
+        relative = path.relative_to(ROOT).as_posix()
         shown = subprocess.run(
-            ["git", "show", f"{revision}:{relative}"], cwd=config.ROOT, capture_output=True, text=True, check=False
+            ["git", "show", f"{revision}:{relative}"], cwd=ROOT, capture_output=True, text=True, check=False
         )
         return shown.stdout if shown.returncode == 0 else None
 
     return read
 
 
-TFLITE_KEYS = (
-    "float32.accuracy_drop",
-    "float32.top1_agreement",
-    "float32.size_bytes",
-    "int8.size_vs_float32",
-    *(f"{flavour}.accuracy_drop" for flavour in config.QUANTIZED_FLAVOURS),
+# The exported files' bounds: (key in tflite.json, the `gate` param bounding it, whether it is a minimum).
+TFLITE_BOUNDS = (
+    ("float32.accuracy_drop", "max_tflite_accuracy_drop", False),
+    ("float32.top1_agreement", "min_tflite_agreement", True),
+    ("float32.size_bytes", "max_tflite_size_bytes", False),
+    *((f"{flavour}.accuracy_drop", "max_quantized_accuracy_drop", False) for flavour in QUANTIZED_FLAVOURS),
+    ("int8.size_vs_float32", "max_int8_size_ratio", False),
 )
+TFLITE_KEYS = tuple(key for key, _, _ in TFLITE_BOUNDS)
 
 
 def _dotted(data: dict, key: str) -> float:
@@ -79,12 +88,12 @@ def _dotted(data: dict, key: str) -> float:
 def _load(path: Path, read: Reader, keys: tuple[str, ...], where: str) -> dict[str, float]:
     text = read(path)
     if text is None:
-        raise cli.PipelineError(f"{path.relative_to(config.ROOT)} is missing{where}: run `dvc repro` first")
+        raise PipelineError(f"{path.relative_to(ROOT)} is missing{where}: run `dvc repro` first")
     try:
         data = json.loads(text)
         return {key: _dotted(data, key) for key in keys}
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
-        raise cli.PipelineError(f"{path.relative_to(config.ROOT)}{where} is malformed: {error!r}") from error
+        raise PipelineError(f"{path.relative_to(ROOT)}{where} is malformed: {error!r}") from error
 
 
 def read_metrics(
@@ -94,7 +103,7 @@ def read_metrics(
     nested values under dotted keys."""
     metrics = {}
     for name in variants:
-        paths = config.VariantPaths(name)
+        paths = VariantPaths(name)
         metrics[name] = _load(paths.metrics, read, ("test_accuracy",), where)
         if tflite:
             metrics[name] |= _load(paths.tflite_metrics, read, TFLITE_KEYS, where)
@@ -103,17 +112,7 @@ def read_metrics(
 
 def tflite_checks(name: str, values: dict[str, float], gate: config.GateParams) -> list[Check]:
     """The exported files: float32 faithful to Keras and small enough, quantized files close, int8 small."""
-    checks = [
-        Check(name, "float32.accuracy_drop", values["float32.accuracy_drop"], gate.max_tflite_accuracy_drop, False),
-        Check(name, "float32.top1_agreement", values["float32.top1_agreement"], gate.min_tflite_agreement, True),
-        Check(name, "float32.size_bytes", values["float32.size_bytes"], gate.max_tflite_size_bytes, False),
-    ]
-    checks += [
-        Check(name, key, values[key], gate.max_quantized_accuracy_drop, False)
-        for key in (f"{flavour}.accuracy_drop" for flavour in config.QUANTIZED_FLAVOURS)
-    ]
-    checks.append(Check(name, "int8.size_vs_float32", values["int8.size_vs_float32"], gate.max_int8_size_ratio, False))
-    return checks
+    return [Check(name, key, values[key], getattr(gate, bound), minimum) for key, bound, minimum in TFLITE_BOUNDS]
 
 
 def gate_checks(
@@ -162,7 +161,7 @@ def main() -> None:
     metrics = read_metrics(variants)
     baseline = None
     if reader:
-        present = [name for name in variants if reader(config.VariantPaths(name).metrics) is not None]
+        present = [name for name in variants if reader(VariantPaths(name).metrics) is not None]
         baseline = read_metrics(present, reader, where=f" at {args.against}", tflite=False)
         for name in sorted(set(variants) - set(present)):
             print(f"note: {name} has no metrics at {args.against}; no baseline to compare with")

@@ -1,0 +1,96 @@
+"""Where the project's files are, built from the repository root and defined once: `dvc.yaml`
+declares the same paths."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PARAMS_FILE = ROOT / "params.yaml"
+RAW_DIR = ROOT / "data" / "raw"
+PREPARED_DIR = ROOT / "data" / "prepared"
+MODELS_DIR = ROOT / "models"
+REPORTS_DIR = ROOT / "reports"
+DATA_REPORTS_DIR = REPORTS_DIR / "data"
+VARIANT_REPORTS_DIR = REPORTS_DIR / "variants"
+RAW_FOLDER_IMAGES = RAW_DIR / "images.npz"  # an image folder, as fetch stores it: uint8 images, labels
+RAW_FOLDER_CLASSES = RAW_DIR / "classes.json"  # ...and its class names, in label order
+DATASET_FILE = PREPARED_DIR / "dataset.json"  # what preprocess prepared: the DatasetInfo later stages read
+SYSTEM_DATA_DIR = Path("/usr/share/datasets/fashion-mnist")
+DATA_DIR_ENV = "FASHION_MNIST_DIR"
+
+LABELS_FILE_NAME = "labels.txt"
+COMPARISON = {suffix: REPORTS_DIR / f"comparison.{suffix}" for suffix in ("md", "json", "png")}
+# What export writes per variant: float32, dynamic-range (int8 weights), float16 weights, and
+# full-integer int8 (int8 weights, activations, input and output).
+TFLITE_FLAVOURS = ("float32", "dynamic_range", "float16", "int8")
+QUANTIZED_FLAVOURS = TFLITE_FLAVOURS[1:]
+
+
+def split_path(split: str) -> Path:
+    """The prepared `.npz` file of one split."""
+    return PREPARED_DIR / f"{split}.npz"
+
+
+@dataclass(frozen=True)
+class VariantPaths:
+    """Where one variant's stages write; `dvc.yaml` declares the same paths."""
+
+    name: str
+
+    @property
+    def model_dir(self) -> Path:
+        return MODELS_DIR / self.name
+
+    @property
+    def reports_dir(self) -> Path:
+        return VARIANT_REPORTS_DIR / self.name
+
+    @property
+    def model(self) -> Path:
+        return self.model_dir / "model.keras"
+
+    @property
+    def run_file(self) -> Path:
+        return self.model_dir / "mlflow_run.json"
+
+    def tflite(self, flavour: str = "float32") -> Path:
+        """The exported file of one of TFLITE_FLAVOURS; the float32 one is plain `model.tflite`."""
+        suffix = "" if flavour == "float32" else f"_{flavour}"
+        return self.model_dir / f"model{suffix}.tflite"
+
+    @property
+    def history(self) -> Path:
+        return self.reports_dir / "history.csv"
+
+    @property
+    def learning_curves(self) -> Path:
+        return self.reports_dir / "learning_curves.png"
+
+    @property
+    def training(self) -> Path:
+        return self.reports_dir / "training.json"
+
+    @property
+    def metrics(self) -> Path:
+        return self.reports_dir / "metrics.json"
+
+    @property
+    def confusion_csv(self) -> Path:
+        return self.reports_dir / "confusion.csv"
+
+    @property
+    def confusion_png(self) -> Path:
+        return self.reports_dir / "confusion.png"
+
+    @property
+    def predictions_png(self) -> Path:
+        return self.reports_dir / "predictions.png"
+
+    @property
+    def tflite_metrics(self) -> Path:
+        return self.reports_dir / "tflite.json"
+
+    @property
+    def labels(self) -> Path:
+        """The class names, one a line in output order, as TFLite apps ship them beside the model."""
+        return self.model_dir / LABELS_FILE_NAME
