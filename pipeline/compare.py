@@ -68,8 +68,9 @@ def device_table(rows: list[dict], threads: int, throughput_batch: int) -> str:
     header = ["variant", "file", *(title for title, _ in DEVICE_COLUMNS.values()), "Keras predict ms"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in rows:
-        for flavour, figures in row["on_device"].items():
-            cells = [row["variant"], flavour] + [form.format(figures[key]) for key, (_, form) in DEVICE_COLUMNS.items()]
+        for flavour, measured in row["on_device"].items():
+            values = [form.format(measured[key]) for key, (_, form) in DEVICE_COLUMNS.items()]
+            cells = [row["variant"], flavour, *values]
             keras_ms = f"{row['keras_predict_latency_ms_median']:.1f}" if flavour == "float32" else ""
             lines.append("| " + " | ".join([*cells, keras_ms]) + " |")
     note = (
