@@ -3,7 +3,10 @@
 fashion_mnist: the four IDX files. Sources are tried in order: a directory named in params (or
 $FASHION_MNIST_DIR), the Debian/Ubuntu package's directory, then the canonical HTTP mirrors;
 $FASHION_MNIST_SOURCES replaces that list. Mirrors compress differently, so the SHA-256 is
-checked on the decompressed bytes.
+checked on the decompressed bytes. A source you name (data.source_dir, $FASHION_MNIST_DIR,
+$FASHION_MNIST_SOURCES) is authoritative: a bad file there (corrupt, truncated, another SHA-256) is an
+error naming the file, the source and why, never a reason to take another copy; only a file it lacks
+is looked for further, with a warning. Each file's line says which source it came from.
 
 mnist: the four IDX files from `data.source_dir`, then the canonical mirrors. The published
 SHA-256 are of the .gz files, so the compressed bytes are checked, and a directory must hold
@@ -68,9 +71,12 @@ SOURCES_ENV = "FASHION_MNIST_SOURCES"
 
 @dataclass(frozen=True)
 class Source:
-    """A place the files may come from: a local directory or a URL prefix."""
+    """A place the files may come from: a local directory or a URL prefix. `named_by` is the setting
+    through which the user named it (None for the default sources): such a source is authoritative,
+    so a bad file there is an error, not a reason to take another source's copy."""
 
     location: str
+    named_by: str | None = None
 
     @property
     def is_url(self) -> bool:
@@ -140,37 +146,65 @@ def _download(url: str) -> bytes:
 def default_sources(source_dir: str | None, environ: dict[str, str], dataset: str = "fashion_mnist") -> list[Source]:
     """The sources of an IDX dataset in the order they are tried. The environment variables and the
     Debian package's directory hold Fashion-MNIST, so MNIST comes from `source_dir` or its mirrors."""
+    named = [Source(source_dir, "data.source_dir")] if source_dir else []
     if dataset == "mnist":
-        return [Source(d) for d in (source_dir,) if d] + [Source(url) for url in MNIST_MIRRORS]
+        return named + [Source(url) for url in MNIST_MIRRORS]
     if environ.get(SOURCES_ENV):
-        return [Source(location) for location in environ[SOURCES_ENV].split()]
-    directories = [d for d in (source_dir, environ.get(DATA_DIR_ENV)) if d]
-    directories.append(str(SYSTEM_DATA_DIR))
-    return [Source(d) for d in directories] + [Source(url) for url in MIRRORS]
+        return [Source(location, f"${SOURCES_ENV}") for location in environ[SOURCES_ENV].split()]
+    if environ.get(DATA_DIR_ENV):
+        named.append(Source(environ[DATA_DIR_ENV], f"${DATA_DIR_ENV}"))
+    return named + [Source(str(SYSTEM_DATA_DIR))] + [Source(url) for url in MIRRORS]
 
 
-def fetch_file(name: str, sha256: str, sources: list[Source], compressed: bool = False) -> bytes:
-    """The verified bytes of one file from the first source that has a good copy; with `compressed`,
-    those of `<name>.gz`, checked as they are.
+def _absent(error: OSError) -> bool:
+    """Whether a source just does not have the file (or cannot be reached), rather than a bad copy of it."""
+    return isinstance(error, (FileNotFoundError, TimeoutError)) or hasattr(error, "reason")  # URLError, HTTPError
 
-    A bad copy passed over is a warning; when no source has a good one, the error names them all.
+
+def fetch_verified(name: str, sha256: str, sources: list[Source], compressed: bool = False) -> tuple[bytes, Source]:
+    """The verified bytes of one file and the source they came from: the first source that has a good
+    copy; with `compressed`, those of `<name>.gz`, checked as they are.
+
+    A bad copy in a source the user named is an error naming the file, the source and the reason. In a
+    default source it is passed over with a warning; a named source that lacks the file is passed over
+    with a warning too. When no source has a good copy, the error names them all.
     """
     shown = f"{name}.gz" if compressed else name
-    failures, rejected = [], []
+    failures, warnings = [], []
     for source in sources:
         try:
             data = source.read(name, compressed)
         except OSError as error:
-            failures.append(f"{source.location}: {getattr(error, 'reason', None) or error}")
+            reason = f"{getattr(error, 'reason', None) or error}"
+            if source.named_by and not _absent(error):
+                raise _bad_named_copy(source, shown, reason) from error
+            failures.append(f"{source.location}: {reason}")
+            if source.named_by:
+                warnings.append(f"{source.location} ({source.named_by}) has no usable {shown}: {reason}")
             continue
         digest = hashlib.sha256(data).hexdigest()
         if digest == sha256:
-            for reason in rejected:
-                print(f"warning: {reason}", file=sys.stderr)
-            return data
-        rejected.append(f"{source.location}: {shown} rejected, SHA-256 {digest[:12]}… is not {sha256[:12]}…")
-        failures.append(rejected[-1])
+            for warning in warnings:
+                print(f"warning: {warning}", file=sys.stderr)
+            return data, source
+        reason = f"SHA-256 {digest[:12]}… is not the published {sha256[:12]}…"
+        if source.named_by:
+            raise _bad_named_copy(source, shown, reason)
+        warnings.append(f"{source.location}: {shown} rejected, {reason}")
+        failures.append(warnings[-1])
     raise PipelineError(f"could not fetch {shown}; tried " + "; ".join(failures))
+
+
+def _bad_named_copy(source: Source, shown: str, reason: str) -> PipelineError:
+    return PipelineError(
+        f"{shown} in {source.location} is bad: {reason}. {source.named_by} names that source, so fetch takes no "
+        f"other copy: replace the file, or change {source.named_by}"
+    )
+
+
+def fetch_file(name: str, sha256: str, sources: list[Source], compressed: bool = False) -> bytes:
+    """The verified bytes of one file (`fetch_verified` without the source)."""
+    return fetch_verified(name, sha256, sources, compressed)[0]
 
 
 def fetch_dataset(destination: Path, sources: list[Source], expected: dict[str, str], compressed: bool = False) -> None:
@@ -180,15 +214,14 @@ def fetch_dataset(destination: Path, sources: list[Source], expected: dict[str, 
     All files are fetched and verified before the first is written, and then replace the old
     ones together, so a failure or an interruption leaves `destination` as it was.
     """
-    verified = {name: fetch_file(name, sha256, sources, compressed) for name, sha256 in expected.items()}
-    if compressed:
-        verified = {name: gzip.decompress(data) for name, data in verified.items()}
+    fetched = {name: fetch_verified(name, sha256, sources, compressed) for name, sha256 in expected.items()}
+    verified = {name: gzip.decompress(data) if compressed else data for name, (data, _) in fetched.items()}
     with staged_outputs(*(destination / name for name in verified)) as staged:
         for name, data in verified.items():
             staged[destination / name].write_bytes(data)
     checked = "SHA-256 of the .gz verified" if compressed else "SHA-256 verified"
     for name, data in verified.items():
-        print(f"fetched {name} ({len(data):,} bytes, {checked})")
+        print(f"fetched {name} ({len(data):,} bytes, {checked}) from {fetched[name][1].location}")
 
 
 def _holds_images(folder: Path) -> bool:

@@ -2,6 +2,7 @@ import functools
 import gzip
 import hashlib
 import http.server
+import shutil
 import signal
 import socket
 import subprocess
@@ -428,28 +429,32 @@ def test_fetch_command_fails_in_one_line_when_the_download_is_cut_short(project,
     result = run_command([sys.executable, "-m", "pipeline.fetch"], project, check=False, FASHION_MNIST_SOURCES=url)
     assert result.returncode == 2
     assert result.stderr.splitlines() == [
-        f"error: could not fetch {IMAGES}; tried {url}: download cut short: 100 of 1000 bytes"
+        f"error: {IMAGES} in {url} is bad: download cut short: 100 of 1000 bytes. $FASHION_MNIST_SOURCES names "
+        "that source, so fetch takes no other copy: replace the file, or change $FASHION_MNIST_SOURCES"
     ]
     assert _raw_files(project) == before
 
 
-def test_fetch_command_fails_in_one_line_naming_every_bad_copy(project, tmp_path, contents):
+def test_fetch_command_fails_in_one_line_at_the_first_bad_copy_in_a_named_source(project, tmp_path, contents):
+    empty = tmp_path / "empty"
+    empty.mkdir()
     truncated = tmp_path / "truncated"
     truncated.mkdir()
     (truncated / f"{IMAGES}.gz").write_bytes(gzip.compress(contents[IMAGES])[:-4])
     wrong_magic = _directory(tmp_path / "wrong-magic", {IMAGES: b"\x00\x00\x08\x01" + contents[IMAGES][4:]})
-    empty = tmp_path / "empty"
-    empty.mkdir()
     before = _raw_files(project)
-    sources = f"{truncated} {wrong_magic} {empty}"
-    result = run_command([sys.executable, "-m", "pipeline.fetch"], project, check=False, FASHION_MNIST_SOURCES=sources)
-    assert result.returncode == 2
-    assert "Traceback" not in result.stderr
-    (line,) = result.stderr.splitlines()
-    assert line.startswith(f"error: could not fetch {IMAGES}; tried {truncated}: corrupt gzip data")
-    assert f"; {wrong_magic}: {IMAGES} rejected, SHA-256 " in line
-    assert line.endswith(f"; {empty}: neither {IMAGES} nor {IMAGES}.gz in {empty}")
-    assert _raw_files(project) == before
+    for sources, bad, reason in (
+        (f"{empty} {truncated} {wrong_magic}", truncated, "corrupt gzip data"),
+        (f"{empty} {wrong_magic}", wrong_magic, "SHA-256 "),
+    ):
+        command = [sys.executable, "-m", "pipeline.fetch"]
+        result = run_command(command, project, check=False, FASHION_MNIST_SOURCES=sources)
+        assert result.returncode == 2
+        assert "Traceback" not in result.stderr
+        *warnings, line = result.stderr.splitlines()
+        assert line.startswith(f"error: {IMAGES} in {bad} is bad: {reason}")
+        assert warnings == []  # the directory without the file is passed over, warned only once a copy is taken
+        assert _raw_files(project) == before
 
 
 def test_ctrl_c_during_a_download_leaves_raw_data_as_it_was(project, serve):
@@ -490,3 +495,64 @@ def test_ctrl_c_during_a_download_leaves_raw_data_as_it_was(project, serve):
     assert process.returncode == 130
     assert stderr.splitlines() == ["interrupted by SIGINT"]
     assert _raw_files(project) == before
+
+
+# A source the user named is authoritative
+
+
+@pytest.mark.parametrize("damage", ["truncated gzip", "other bytes"])
+def test_a_bad_file_in_a_named_source_is_an_error_not_a_fallback(tmp_path, contents, expected, damage):
+    named = _directory(tmp_path / "team", contents, gzipped=True)
+    archive = named / f"{IMAGES}.gz"
+    if damage == "truncated gzip":
+        archive.write_bytes(archive.read_bytes()[:200])
+    else:
+        archive.write_bytes(gzip.compress(contents[IMAGES][:-1] + b"\x01"))
+    fallback = _directory(tmp_path / "debian", contents)
+    destination = tmp_path / "raw"
+    sources = [Source(str(named), "$FASHION_MNIST_DIR"), Source(str(fallback))]
+    with pytest.raises(PipelineError) as caught:
+        fetch_dataset(destination, sources, expected)
+    message = str(caught.value)
+    reason = "corrupt gzip data" if damage == "truncated gzip" else "SHA-256 "
+    assert message.startswith(f"{IMAGES} in {named} is bad: {reason}")
+    assert message.endswith("$FASHION_MNIST_DIR names that source, so fetch takes no other copy: replace the file, "
+                            "or change $FASHION_MNIST_DIR")
+    assert not destination.exists()
+
+
+def test_a_file_a_named_source_lacks_is_fetched_elsewhere_with_a_warning_and_each_line_names_its_source(
+    tmp_path, contents, expected, capsys
+):
+    named = _directory(tmp_path / "team", {LABELS: contents[LABELS]})
+    fallback = _directory(tmp_path / "debian", contents)
+    fetch_dataset(tmp_path / "raw", [Source(str(named), "data.source_dir"), Source(str(fallback))], expected)
+    _assert_fetched(tmp_path / "raw", contents)
+    captured = capsys.readouterr()
+    assert f"fetched {LABELS} (28 bytes, SHA-256 verified) from {named}" in captured.out
+    size = len(contents[IMAGES])
+    assert f"fetched {IMAGES} ({size:,} bytes, SHA-256 verified) from {fallback}" in captured.out
+    assert captured.err.startswith(f"warning: {named} (data.source_dir) has no usable {IMAGES}: ")
+
+
+def test_the_sources_the_user_named_are_marked_and_the_defaults_are_not():
+    sources = default_sources("/from/params", {DATA_DIR_ENV: "/from/env"})
+    assert [s.named_by for s in sources[:3]] == ["data.source_dir", f"${DATA_DIR_ENV}", None]
+    assert all(s.named_by is None for s in sources[2:])
+    replaced = default_sources(None, {fetch.SOURCES_ENV: "/a http://b/"})
+    assert [s.named_by for s in replaced] == [f"${fetch.SOURCES_ENV}"] * 2
+
+
+def test_fetch_run_by_a_user_with_a_truncated_copy_stops_with_one_line(tmp_path):
+    """The issue's case: $FASHION_MNIST_DIR points at a copy whose train-images file is truncated."""
+    copy = tmp_path / "copy"
+    shutil.copytree(SYSTEM_DATA_DIR, copy)
+    archive = copy / "train-images-idx3-ubyte.gz"
+    archive.write_bytes(archive.read_bytes()[: archive.stat().st_size // 2])
+    root = copy_project(tmp_path / "project")
+    result = run_command([sys.executable, "-m", "pipeline.fetch"], root, check=False, FASHION_MNIST_DIR=str(copy))
+    assert result.returncode == 2 and result.stdout == ""
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"error: train-images-idx3-ubyte in {copy} is bad: ")
+    assert "$FASHION_MNIST_DIR names that source" in line
+    assert not (root / "data" / "raw").exists()
