@@ -138,9 +138,9 @@ def main() -> None:
         f"# Variant comparison\n\nBest by `{metric}`: **{best}** ★\n\n{table}\n{machines_line(rows)}\n\n"
         f"## On device (LiteRT)\n\n{devices}"
     )
-    with signals_deferred():  # Ctrl-C from here on: the comparison is finished first, then the stage exits
+    with signals_deferred():  # Ctrl-C from here on: the comparison is finished (and shown) first, then the stage exits
         save_outputs(rows, best, metric, figure, report, params)
-    print(f"best by {metric}: {best}\n{table}", end="")
+        print(f"best by {metric}: {best}\n{table}", end="", flush=True)
 
 
 if __name__ == "__main__":
