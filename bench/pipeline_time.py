@@ -6,10 +6,10 @@
 AVX2-only CPU computes (`precision: auto` then trains in float32); each class runs its own repro.
 
 Runs in a fresh temporary copy of the repository (your workspace, DVC cache and MLflow store
-are untouched), with the default params.yaml. Each stage's wall time comes from DVC's
-"Running stage" lines as they appear. Overhead is what a stage spends besides its work:
-Python start-up, imports and exit (timed by a new interpreter that imports the stage module) and
-MLflow tracking (timed by opening, logging to and closing a run in a scratch store).
+are untouched), with the default params.yaml, and prints every variant's test accuracy. Each
+stage's wall time comes from DVC's "Running stage" lines as they appear. Overhead is what a stage
+spends besides its work: Python start-up, imports and exit (timed by a new interpreter that
+imports the stage module) and MLflow tracking (timed by opening, logging to and closing a run in a scratch store).
 """
 
 import argparse
@@ -95,6 +95,7 @@ def bench_class(isa_class: str) -> None:
             path.parent.name: json.loads(path.read_text())["precision"]
             for path in sorted((root / "reports" / "variants").glob("*/training.json"))
         }
+        comparison = json.loads((root / "reports" / "comparison.json").read_text())
     print(f"\n{'stage':<24} {'wall s':>8} {'start-up s':>11} {'tracking s':>11} {'overhead':>9}")
     overhead_total = 0.0
     for stage, seconds in stages.items():
@@ -104,6 +105,8 @@ def bench_class(isa_class: str) -> None:
         overhead_total += overhead
         print(f"{stage:<24} {seconds:>8.1f} {imports[module]:>11.1f} {tracked:>11.1f} {overhead / seconds:>8.0%}")
     print(f"\nprecision used:         {', '.join(f'{name} {used}' for name, used in trained_in.items())}")
+    accuracies = ", ".join(f"{row['variant']} {row['test_accuracy']:.4f}" for row in comparison["variants"])
+    print(f"test accuracy:          {accuracies} (best: {comparison['best']})")
     print(f"full default dvc repro: {total:.1f} s ({total / 60:.1f} min); target < 10 min [{isa_class}]")
     print(f"no-op dvc repro:        {noop:.2f} s; target < 3 s")
     print(f"pipeline overhead:      {overhead_total:.1f} s = {overhead_total / total:.0%} of the full repro")
