@@ -9,7 +9,7 @@ DATASET_DIR := /usr/share/datasets/fashion-mnist
 export PATH := $(BIN):$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup dataset repro test test-fast gate bench bench-tflite lint clean
+.PHONY: help setup dataset repro test test-fast gate serve ui-screenshots bench bench-tflite lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -61,8 +61,24 @@ bench-tflite: setup ## every exported .tflite file: accuracy, size, latency, aga
 	dvc repro
 	python bench/tflite_speed.py
 
+# The registered model compare keeps (tracking.registered_model in params.yaml), read when a target needs it.
+REGISTERED_MODEL = $(shell $(BIN)/python -c 'from pipeline import config; print(config.load_params().tracking.registered_model)')
+SERVE_PORT ?= 5001
+
+serve: setup ## serve the registry's champion on http://127.0.0.1:5001 (POST /invocations, see the README)
+	mlflow models serve -m "models:/$(REGISTERED_MODEL)@champion" --env-manager local --host 127.0.0.1 --port $(SERVE_PORT)
+
+ui-screenshots: setup ## the MLflow UI as a user sees it, in headless Chromium, into screenshots/ (installs Debian's chromium)
+	@if ! command -v chromium >/dev/null; then \
+		echo "== installing Debian package chromium"; \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+		else sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null; fi; \
+	fi
+	python scripts/ui_screenshots.py --store "$${MLFLOW_TRACKING_URI:-sqlite:///$(CURDIR)/mlflow.db}" --out screenshots \
+		--model "$(REGISTERED_MODEL)"
+
 lint: setup ## check the code with ruff
-	ruff check pipeline tests bench
+	ruff check pipeline tests bench scripts
 
 clean: ## remove the pipeline's outputs and the MLflow store (keeps .venv and the DVC cache)
-	rm -rf data/raw data/prepared models reports/data reports/variants reports/comparison.* mlflow.db mlartifacts dvc_plots
+	rm -rf data/raw data/prepared models reports/data reports/variants reports/comparison.* mlflow.db mlartifacts dvc_plots screenshots

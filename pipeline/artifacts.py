@@ -147,8 +147,6 @@ def load_split(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return images, labels
 
 
-
-
 def write_history(path: Path, history: dict[str, list[float]]) -> None:
     """The per-epoch training history as CSV, one row per epoch, for `dvc plots`."""
     rows = [",".join(("epoch", *MONITORS))]

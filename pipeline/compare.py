@@ -1,7 +1,9 @@
 """Stage `compare`: which variant is best, and by how much.
 
 Writes `reports/comparison.md`, `.json` and `.png` (all variants' learning curves on shared
-axes beside their test accuracy), and mirrors them to a `comparison` run in MLflow.
+axes beside their test accuracy), and mirrors them to a `comparison` run in MLflow. Registers the
+best variant's logged model under `tracking.registered_model`, and points the alias `champion` at
+it when it clears the merge gate.
 """
 
 from pipeline import cli
@@ -9,7 +11,7 @@ from pipeline import cli
 if __name__ == "__main__":  # a mistyped params.yaml fails now, not after the imports below
     cli.check_params_early()
 
-from pipeline import config, tracking
+from pipeline import config, registry, tracking
 from pipeline.artifacts import (
     read_history,
     read_json,
@@ -19,6 +21,8 @@ from pipeline.artifacts import (
     write_json,
     write_text,
 )
+from pipeline.errors import missing
+from pipeline.gate import gate_checks, read_metrics
 from pipeline.paths import COMPARISON, TFLITE_FLAVOURS, VariantPaths
 from pipeline.plots import plot_comparison
 
@@ -108,20 +112,45 @@ def markdown_table(rows: list[dict], best: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def save_outputs(rows: list[dict], best: str, metric: str, figure, report: str, params: config.Params) -> None:
-    """Write the comparison, log it to its own MLflow run, then put the three files in place together:
-    an interrupted or failing compare leaves the old ones as they were."""
+def register_best(best: str, row: dict, metric: str, params: config.Params) -> str:
+    """Register the best variant's logged model; `champion` moves to it only if it clears the gate.
+    One line saying what was registered and where `champion` points."""
+    name, run_file = params.tracking.registered_model, VariantPaths(best).run_file
+    if not run_file.exists():
+        raise missing(run_file, f"train@{best}")
+    model_id = read_json(run_file).get("model_id")
+    if not (model_id and tracking.logged_model_exists(model_id)):
+        return (
+            f"registry: {best}'s model is not a logged model in {tracking.tracking_uri()}, so it is not registered: "
+            f"retrain it (dvc repro -f train@{best})"
+        )
+    failed = [check.name for check in gate_checks(read_metrics([best]), params.gate) if not check.passed]
+    tags = {"variant": best, metric: str(row[metric]), **tracking.provenance_tags()}
+    registered = registry.register(name, model_id, tags, make_champion=not failed)
+    line = f"registry: {name} version {registered.version} is {best}'s model"
+    line += " (new)" if registered.created else " (registered before)"
+    if failed:
+        where = f"stays at version {registered.champion}" if registered.champion else "is not set"
+        return f"{line}; `{registry.CHAMPION}` {where}: {best} fails the gate on {', '.join(failed)}"
+    return f"{line}; `{registry.CHAMPION}` → version {registered.version}"
+
+
+def save_outputs(rows: list[dict], best: str, metric: str, figure, report: str, params: config.Params) -> tuple:
+    """Write the comparison, log it to its own MLflow run, then put the three files in place together
+    (an interrupted or failing compare leaves the old ones as they were); then register the best
+    model. The registry's line and the runs' address in the MLflow UI."""
     tags = {"best_variant": best, "run_type": "comparison"}
-    with (
-        tracking.summary_run("comparison", params.tracking.experiment, tags=tags),
-        staged_outputs(*COMPARISON.values()) as staged,
-    ):
-        write_json(staged[COMPARISON["json"]], {"best_by": metric, "best": best, "variants": rows})
-        write_text(staged[COMPARISON["md"]], report)
-        save_figure(staged[COMPARISON["png"]], figure)
-        tracking.log_params({"best_by": metric, "variants": ",".join(params.variants)})
-        tracking.log_metrics({f"{row['variant']}.{metric}": row[metric] for row in rows})
-        tracking.log_artifacts(*staged.values())
+    with tracking.summary_run("comparison", params.tracking.experiment, tags=tags) as run:
+        with staged_outputs(*COMPARISON.values()) as staged:
+            write_json(staged[COMPARISON["json"]], {"best_by": metric, "best": best, "variants": rows})
+            write_text(staged[COMPARISON["md"]], report)
+            save_figure(staged[COMPARISON["png"]], figure)
+            tracking.log_params({"best_by": metric, "variants": ",".join(params.variants)})
+            tracking.log_metrics({f"{row['variant']}.{metric}": row[metric] for row in rows})
+            tracking.log_artifacts(*staged.values())
+        best_row = next(row for row in rows if row["variant"] == best)
+        registered = register_best(best, best_row, metric, params)
+    return registered, tracking.runs_url(run.info.experiment_id)
 
 
 def main() -> None:
@@ -139,8 +168,10 @@ def main() -> None:
         f"## On device (LiteRT)\n\n{devices}"
     )
     with signals_deferred():  # Ctrl-C from here on: the comparison is finished (and shown) first, then the stage exits
-        save_outputs(rows, best, metric, figure, report, params)
-        print(f"best by {metric}: {best}\n{table}", end="", flush=True)
+        registered, runs_url = save_outputs(rows, best, metric, figure, report, params)
+        print(f"best by {metric}: {best}\n{table}{registered}", flush=True)
+        ui = "" if tracking.is_server(tracking.tracking_uri()) else " (after `mlflow ui`)"
+        print(f"the runs in MLflow{ui}: {runs_url}", flush=True)
 
 
 if __name__ == "__main__":

@@ -35,9 +35,7 @@ class ImageFolderParams:
 
     def __post_init__(self) -> None:
         key = "data.image_folder"
-        require(
-            len(self.image_size) == 2 and min(self.image_size) >= 1, f"{key}.image_size", "must be [height, width]"
-        )
+        require(len(self.image_size) == 2 and min(self.image_size) >= 1, f"{key}.image_size", "must be [height, width]")
         require_choice(self.color_mode, COLOR_MODES, f"{key}.color_mode")
         require(0 < self.test_fraction < 1, f"{key}.test_fraction", "must be between 0 and 1 (exclusive)")
 
@@ -128,6 +126,15 @@ class TrackingParams:
     """MLflow settings; the tracking URI itself comes from the environment or the default."""
 
     experiment: str = "fashion-mnist"
+    registered_model: str = "fashion-mnist-classifier"  # compare registers the best variant's model under it
+
+    def __post_init__(self) -> None:
+        require(bool(self.experiment.strip()), "tracking.experiment", "must not be empty")
+        require(
+            bool(self.registered_model.strip()) and not set("/:'") & set(self.registered_model),
+            "tracking.registered_model",
+            "must be a name without '/', ':' or quotes",
+        )
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from pipeline.keras_model import load_keras_model, predict_logits
 from pipeline.metrics import accuracy, confusion_matrix, cross_entropy, per_class_scores, softmax
 from pipeline.paths import VariantPaths, split_path
 from pipeline.plots import plot_confusion, plot_predictions
+from pipeline.split_datasets import log_splits, split_dataset
 from pipeline.variant_stage import variant_stage
 
 
@@ -35,11 +36,23 @@ def confusion_csv(labels: np.ndarray, predicted: np.ndarray, class_names) -> str
     return "\n".join(rows) + "\n"
 
 
+def log_metrics(metrics: dict, model_id: str | None, datasets: dict) -> None:
+    """Each split's metrics linked to the logged model and to that split's dataset (per-class scores
+    are the test set's); the train−test gap to the model alone."""
+    for split, dataset in datasets.items():
+        measured = {key: value for key, value in metrics.items() if key.startswith(f"{split}_")}
+        if split == "test":
+            measured["per_class"] = metrics["per_class"]
+        tracking.log_metrics(measured, model_id=model_id, dataset=dataset)
+    tracking.log_metrics({"train_test_gap": metrics["train_test_gap"]}, model_id=model_id)
+
+
 def save_outputs(
-    paths: VariantPaths, result: dict, test: tuple[np.ndarray, np.ndarray], class_names: tuple[str, ...]
+    paths: VariantPaths, result: dict, test: tuple[np.ndarray, np.ndarray], class_names: tuple[str, ...], run, datasets
 ) -> None:
-    """Write the metrics, confusion matrix and prediction grid, log them to the open run, then put
-    them in place together: the old outputs stay as they were until all the new ones are complete."""
+    """Write the metrics, confusion matrix and prediction grid, log them to the open run (linked to its
+    model and the splits' `datasets`), then put them in place together: the old outputs stay as they
+    were until all the new ones are complete."""
     outputs = (paths.metrics, paths.confusion_csv, paths.confusion_png, paths.predictions_png)
     test_images, test_labels = test
     with staged_outputs(*outputs) as staged:
@@ -51,19 +64,21 @@ def save_outputs(
         save_figure(
             staged[paths.predictions_png], plot_predictions(test_images, test_labels, probabilities, class_names)
         )
-        tracking.log_metrics(result["metrics"])
+        log_splits({"test": datasets["test"]})
+        log_metrics(result["metrics"], run.model_id, datasets)
         tracking.log_artifacts(*staged.values())
 
 
 def main() -> None:
-    with variant_stage(__doc__) as (name, params, paths, act_on_signal):
+    with variant_stage(__doc__) as (name, params, paths, run, act_on_signal):
         model = load_keras_model(paths.model)
         splits = {split: load_split(split_path(split)) for split in SPLITS}
-        class_names = load_dataset_info().class_names
+        dataset = load_dataset_info()
+        datasets = {split: split_dataset(split, *data, dataset.name) for split, data in splits.items()}
         act_on_signal()
-        result = evaluate_model(model, splits, class_names)
+        result = evaluate_model(model, splits, dataset.class_names)
         act_on_signal()
-        save_outputs(paths, result, splits["test"], class_names)
+        save_outputs(paths, result, splits["test"], dataset.class_names, run, datasets)
     metrics = result["metrics"]
     print(f"{name}: test_accuracy {metrics['test_accuracy']:.4f}, train-test gap {metrics['train_test_gap']:+.4f}")
 

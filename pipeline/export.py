@@ -34,6 +34,7 @@ from pipeline.keras_model import load_keras_model, predict_logits
 from pipeline.metrics import accuracy, max_probability_difference, top1_agreement
 from pipeline.native_logs import quiet_native_logs
 from pipeline.paths import TFLITE_FLAVOURS, VariantPaths, split_path
+from pipeline.split_datasets import split_dataset
 from pipeline.variant_stage import variant_stage
 
 KERAS_LATENCY_RUNS = 30  # `model.predict` on one image takes tens of milliseconds
@@ -140,23 +141,27 @@ def measure_all(name: str, params: config.Params, model: keras.Model, contents: 
     return report, formats
 
 
-def save_outputs(paths: VariantPaths, contents: dict[str, bytes], class_list: str, report: dict) -> None:
-    """Write the files, labels and report, log them to the open run, then put them in place
-    together: the old outputs stay as they were until all the new ones are complete."""
+def save_outputs(
+    paths: VariantPaths, contents: dict[str, bytes], class_list: str, report: dict, run, test_dataset
+) -> None:
+    """Write the files, labels and report, log them to the open run (the measurements linked to its
+    model and the test set), then put them in place together: the old outputs stay as they were
+    until all the new ones are complete."""
     files = [paths.tflite(flavour) for flavour in contents]
     with staged_outputs(*files, paths.labels, paths.tflite_metrics) as staged:
         for flavour, content in contents.items():
             write_bytes(staged[paths.tflite(flavour)], content)
         write_text(staged[paths.labels], class_list)
         write_json(staged[paths.tflite_metrics], report)
-        tracking.log_metrics({"tflite": report})
+        tracking.log_metrics({"tflite": report}, model_id=run.model_id, dataset=test_dataset)
         tracking.log_artifacts(*staged.values())
 
 
 def main() -> None:
-    with variant_stage(__doc__) as (name, params, paths, act_on_signal):
+    with variant_stage(__doc__) as (name, params, paths, run, act_on_signal):
         model = load_keras_model(paths.model)
-        class_list = labels_text(load_dataset_info().class_names, model.output_shape[-1])
+        dataset = load_dataset_info()
+        class_list = labels_text(dataset.class_names, model.output_shape[-1])
         test = load_split(split_path("test"))
         train_images, _ = load_split(split_path("train"))
         act_on_signal()
@@ -166,7 +171,7 @@ def main() -> None:
         report, formats = measure_all(name, params, model, contents, test)
         tracking.log_params(formats)
         act_on_signal()
-        save_outputs(paths, contents, class_list, report)
+        save_outputs(paths, contents, class_list, report, run, split_dataset("test", *test, dataset.name))
     for flavour in contents:
         measured = report[flavour]
         print(

@@ -1,13 +1,20 @@
 """MLflow at the edge: where the store is, and the one run per variant that the stages share.
 
-DVC owns the files; this module mirrors them into MLflow. The run id is persisted in a
-train output (`models/<variant>/mlflow_run.json`), so evaluate and export add to the
-same run even when DVC skipped or restored train.
+DVC owns the files; this module mirrors them into MLflow. The run id, and the id of the model
+train logged, are persisted in a train output (`models/<variant>/mlflow_run.json`), so evaluate
+and export add to the same run, and link their metrics to that model, even when DVC skipped or
+restored train.
+
+Every run records the host and process that opened it last. A stage killed outright (SIGKILL: the
+OOM killer, a cancelled CI job) cannot close its run; the next stage that opens a run on that host
+marks such a run KILLED once its process is gone.
 """
 
+import dataclasses
 import fcntl
 import logging
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping, MutableMapping
@@ -31,6 +38,9 @@ from pipeline.paths import ROOT
 TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
 STORE_FILE = "mlflow.db"
 ARTIFACTS_DIR = "mlartifacts"
+UI_PORT = 5000  # `mlflow ui`'s default
+# Where a run's process is, so a run whose process was killed outright can be told from a live one.
+HOST_TAG, PID_TAG, STARTED_TAG = "process.host", "process.pid", "process.started"
 
 # MLflow retries a failed request to a tracking server 7 times with backoff, about 4 minutes, before
 # giving up. With these a stage waits 0, 2 and 4 s between attempts (a server restart) and then
@@ -164,45 +174,133 @@ def provenance_tags() -> dict[str, str]:
     return tags
 
 
-def _recorded_run_id(run_file: Path) -> str | None:
-    """The run id train recorded, if that run is still in the current store."""
+def _process_started(pid: int) -> str:
+    """When process `pid` started, in clock ticks since boot (Linux), to tell it from a later
+    process given the same pid; "" where that is not known."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return ""
+    return stat.rsplit(")", 1)[1].split()[19]  # field 22, `starttime`
+
+
+def process_tags() -> dict[str, str]:
+    """The host and process that open a run, recorded as tags of the run."""
+    pid = os.getpid()
+    return {HOST_TAG: socket.gethostname(), PID_TAG: str(pid), STARTED_TAG: _process_started(pid)}
+
+
+def _process_alive(pid: int, started: str) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return not started or _process_started(pid) in ("", started)
+
+
+def mark_orphans_killed(experiment_id: str) -> list[str]:
+    """Mark KILLED the experiment's RUNNING runs opened on this host by a process that is gone; their
+    ids. A run of a live process (a parallel queued experiment), or of another host, is left alone."""
+    client = mlflow.MlflowClient()
+    running = client.search_runs([experiment_id], filter_string="attributes.status = 'RUNNING'", max_results=1000)
+    orphans = []
+    for run in running:
+        tags = run.data.tags
+        if tags.get(HOST_TAG) != socket.gethostname() or not tags.get(PID_TAG, "").isdigit():
+            continue
+        if _process_alive(int(tags[PID_TAG]), tags.get(STARTED_TAG, "")):
+            continue
+        client.set_terminated(run.info.run_id, "KILLED")
+        orphans.append(run.info.run_id)
+        print(
+            f"note: MLflow run {run.info.run_id} ({run.info.run_name}) was left RUNNING by process "
+            f"{tags[PID_TAG]}, which is gone: marked it KILLED",
+            file=sys.stderr,
+        )
+    return orphans
+
+
+def _open_experiment(name: str) -> str:
+    """Point MLflow at the store, mark orphaned runs KILLED, and return the experiment's id."""
+    _use_tracking_store()
+    experiment_id = _experiment_id(name)
+    mark_orphans_killed(experiment_id)
+    return experiment_id
+
+
+@dataclasses.dataclass
+class VariantRun:
+    """The variant's run, and the MLflow model train logged in it (None until then, or when unknown)."""
+
+    run_id: str
+    experiment_id: str
+    model_id: str | None = None
+
+
+def _recorded_run(run_file: Path) -> dict | None:
+    """What train recorded in `run_file`, if that run is still in the current store."""
     if not run_file.exists():
         return None
-    run_id = read_json(run_file).get("run_id")
+    recorded = read_json(run_file)
     try:
-        mlflow.get_run(run_id)
+        mlflow.get_run(recorded.get("run_id"))
     except MlflowException:
         print(
-            f"warning: MLflow run {run_id} from {run_file} is not in {tracking_uri()}; starting a new run",
+            f"warning: MLflow run {recorded.get('run_id')} from {run_file} is not in {tracking_uri()}; "
+            "starting a new run",
             file=sys.stderr,
         )
         return None
-    return run_id
+    return recorded
 
 
 @contextmanager
-def variant_run(variant: str, run_file: Path, experiment: str, *, new: bool, tags: dict[str, str]) -> Iterator[Any]:
-    """The variant's MLflow run: a new one (train), or the one train recorded (evaluate, export).
+def variant_run(
+    variant: str, run_file: Path, experiment: str, *, new: bool, tags: dict[str, str]
+) -> Iterator[VariantRun]:
+    """The variant's MLflow run: a new one (train, which sets `model_id` once it logged the model),
+    or the one train recorded (evaluate, export).
 
     A stage that raises leaves the run FAILED, not RUNNING.
     """
-    _use_tracking_store()
-    experiment_id = _experiment_id(experiment)
-    run_id = None if new else _recorded_run_id(run_file)
-    all_tags = {"variant": variant, **provenance_tags(), **tags}
+    experiment_id = _open_experiment(experiment)
+    recorded = None if new else _recorded_run(run_file)
+    run_id = recorded and recorded["run_id"]
+    all_tags = {"variant": variant, **provenance_tags(), **process_tags(), **tags}
     with mlflow.start_run(run_id=run_id, experiment_id=experiment_id, run_name=variant, tags=all_tags) as run:
-        yield run
+        opened = VariantRun(run.info.run_id, experiment_id, recorded and recorded.get("model_id"))
+        yield opened
         if new:
-            write_json(run_file, {"run_id": run.info.run_id, "experiment_id": experiment_id})
+            write_json(run_file, dataclasses.asdict(opened))
 
 
 @contextmanager
 def summary_run(name: str, experiment: str, tags: dict[str, str]) -> Iterator[Any]:
     """A run of its own for results that span the variants, such as the comparison."""
-    _use_tracking_store()
-    all_tags = {**provenance_tags(), **tags}
-    with mlflow.start_run(experiment_id=_experiment_id(experiment), run_name=name, tags=all_tags) as run:
+    experiment_id = _open_experiment(experiment)
+    all_tags = {**provenance_tags(), **process_tags(), **tags}
+    with mlflow.start_run(experiment_id=experiment_id, run_name=name, tags=all_tags) as run:
         yield run
+
+
+def logged_model_exists(model_id: str) -> bool:
+    """Whether the current store holds the logged model `model_id` (a run file may come from another)."""
+    try:
+        mlflow.MlflowClient().get_logged_model(model_id)
+    except MlflowException as error:
+        if error.error_code == "RESOURCE_DOES_NOT_EXIST":
+            return False
+        raise
+    return True
+
+
+def runs_url(experiment_id: str, uri: str | None = None) -> str:
+    """The experiment's runs in the UI's *Model training* view (the UI opens on GenAI otherwise)."""
+    uri = uri or tracking_uri()
+    base = uri.rstrip("/") if is_server(uri) else f"http://127.0.0.1:{UI_PORT}"
+    return f"{base}/#/experiments/{experiment_id}/runs?workflowType=machine_learning"
 
 
 def flatten(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -216,10 +314,13 @@ def flatten(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def log_metrics(metrics: Mapping[str, Any], step: int | None = None) -> None:
-    """Log every numeric value of a (nested) metrics dict."""
+def log_metrics(
+    metrics: Mapping[str, Any], step: int | None = None, *, model_id: str | None = None, dataset: Any = None
+) -> None:
+    """Log every numeric value of a (nested) metrics dict; with `model_id` and `dataset`, linked to that
+    logged model and to the dataset they were measured on (the model's page lists them)."""
     numeric = {k: float(v) for k, v in flatten(metrics).items() if isinstance(v, (int, float))}
-    mlflow.log_metrics(numeric, step=step)
+    mlflow.log_metrics(numeric, step=step, model_id=model_id, dataset=dataset)
 
 
 def log_params(params: Mapping[str, Any]) -> None:

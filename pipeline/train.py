@@ -9,7 +9,7 @@ import dataclasses
 import time
 from collections.abc import Callable
 
-from pipeline import config, cpu, tracking
+from pipeline import config, cpu, logged_model, tracking
 from pipeline.artifacts import (
     load_split,
     read_json,
@@ -25,6 +25,7 @@ from pipeline.loop import StopAtTarget, configure_runtime, steps_per_epoch, trai
 from pipeline.models import as_float32, build_model, compile_model
 from pipeline.paths import DATA_REPORTS_DIR, VariantPaths, split_path
 from pipeline.plots import plot_learning_curves
+from pipeline.split_datasets import log_splits, split_dataset
 
 
 class EpochLogger(keras.callbacks.Callback):
@@ -64,16 +65,18 @@ def stopped_early(spec: config.VariantParams, history: dict[str, list[float]]) -
     return {"stopped_after_epoch": epochs, "stopped_by": rule}
 
 
-def save_outputs(name: str, paths: VariantPaths, model: keras.Model, history: dict, summary: dict) -> None:
-    """Write the model, history, curves and summary, log them to the open run, then put them in
-    place together: the old outputs stay as they were until all the new ones are complete."""
+def save_outputs(name: str, paths: VariantPaths, model: keras.Model, history: dict, summary: dict, examples) -> str:
+    """Write the model, history, curves and summary, log them to the open run (the model as an MLflow
+    model, `examples` its input example), then put them in place together: the old outputs stay as
+    they were until all the new ones are complete. The logged model's id."""
     with staged_outputs(paths.model, paths.history, paths.learning_curves, paths.training) as staged:
         model.save(staged[paths.model])
         write_history(staged[paths.history], history)
         save_figure(staged[paths.learning_curves], plot_learning_curves({name: history}))
         write_json(staged[paths.training], summary)
         tracking.log_metrics(summary)
-        tracking.log_artifacts(staged[paths.model], staged[paths.history], staged[paths.learning_curves])
+        tracking.log_artifacts(staged[paths.history], staged[paths.learning_curves])
+        return logged_model.log_keras_model(model, name, examples, tags={"variant": name})
 
 
 def main() -> None:
@@ -85,7 +88,8 @@ def main() -> None:
     # once the outputs are being replaced, the stage finishes (its run FINISHED) and then exits.
     with signals_deferred() as act_on_signal:
         configure_runtime(params.seed, params.threads)
-        train, val = load_split(split_path("train")), load_split(split_path("val"))
+        splits = {split: load_split(split_path(split)) for split in ("train", "val")}
+        train, val = splits["train"], splits["val"]
         data_hash = read_json(DATA_REPORTS_DIR / "summary.json")["data_sha256"]
         dataset = load_dataset_info()
         precision = cpu.resolve_precision(spec.precision)  # `auto`: bfloat16 only where it is native
@@ -93,7 +97,8 @@ def main() -> None:
         model = compile_model(model, spec, steps_per_epoch(len(train[1]), spec.batch_size))
         machine = {"precision": precision, **cpu.description()}
         tags = {"data_sha256": data_hash, "dataset": dataset.name, **machine}
-        with tracking.variant_run(name, paths.run_file, params.tracking.experiment, new=True, tags=tags):
+        with tracking.variant_run(name, paths.run_file, params.tracking.experiment, new=True, tags=tags) as run:
+            log_splits({split: split_dataset(split, *data, dataset.name) for split, data in splits.items()})
             tracking.log_params(
                 {
                     "variant": dataclasses.asdict(spec),
@@ -114,7 +119,7 @@ def main() -> None:
             }
             summary["images_per_second"] = round(summary["epochs"] * len(train[1]) / seconds, 1)
             act_on_signal()  # the last point before outputs are written
-            save_outputs(name, paths, as_float32(model, spec), history, summary)
+            run.model_id = save_outputs(name, paths, as_float32(model, spec), history, summary, val[0])
     print(
         f"{name}: val_accuracy {history['val_accuracy'][-1]:.4f} after {summary['epochs']} epochs, {seconds:.1f} s "
         f"({precision} on {machine['cpu_isa']}: {machine['cpu_model']})"

@@ -1,5 +1,6 @@
 """What the per-variant stages after train (evaluate, export) share: the variant named on the command
-line, its validated params and paths, and its MLflow run with Ctrl-C and SIGTERM deferred."""
+line, its validated params and paths, and its MLflow run (with the id of the model train logged) with
+Ctrl-C and SIGTERM deferred."""
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,7 +20,9 @@ def open_variant(description: str | None) -> tuple[str, config.Params, VariantPa
 
 
 @contextmanager
-def variant_stage(description: str | None) -> Iterator[tuple[str, config.Params, VariantPaths, Callable]]:
+def variant_stage(
+    description: str | None,
+) -> Iterator[tuple[str, config.Params, VariantPaths, tracking.VariantRun, Callable]]:
     """`open_variant`, inside the variant's MLflow run with Ctrl-C and SIGTERM deferred.
 
     Bad input fails inside the run, marking it FAILED. A signal is acted on where the stage calls
@@ -28,5 +31,5 @@ def variant_stage(description: str | None) -> Iterator[tuple[str, config.Params,
     """
     name, params, paths = open_variant(description)
     run = tracking.variant_run(name, paths.run_file, params.tracking.experiment, new=False, tags={})
-    with signals_deferred() as act_on_signal, run:
-        yield name, params, paths, act_on_signal
+    with signals_deferred() as act_on_signal, run as opened:
+        yield name, params, paths, opened, act_on_signal

@@ -3,6 +3,7 @@
 TensorFlow/Keras are imported only inside the fixtures that need them, so the fast tests stay fast.
 """
 
+import contextlib
 import gzip
 import io
 import os
@@ -11,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
@@ -186,6 +188,38 @@ def run_command(args: list[str], cwd: Path, check: bool = True, **environment: s
     if check:
         assert result.returncode == 0, f"{' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
     return result
+
+
+SERVER_START_SECONDS = 120  # a first `mlflow server` start creates its database: about 12 s on 2 busy cores
+
+
+def wait_for(url: str, process: subprocess.Popen, log: Path, seconds: float = SERVER_START_SECONDS) -> None:
+    """Wait until the server `process` answers `url` with 200; fail the test, with its log's end, if it
+    exits or stays silent for `seconds`."""
+    import requests
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"{url}: the server exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            if requests.get(url, timeout=2).ok:
+                return
+        except requests.RequestException:  # not listening yet
+            pass
+        time.sleep(0.5)
+    pytest.fail(f"{url} did not answer within {seconds} s:\n{log.read_text()[-3000:]}")
+
+
+def stop_process_group(process: subprocess.Popen) -> None:
+    """Stop a server started with `start_new_session=True` and every worker it started (its process
+    group); what is slow to exit is killed."""
+    with contextlib.suppress(ProcessLookupError, subprocess.TimeoutExpired):
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=10)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
 
 
 def init_git(root: Path) -> None:

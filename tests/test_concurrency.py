@@ -95,3 +95,22 @@ def test_every_run_lands_once_in_the_repository_store(queue_run):
             assert str(expected) in run.data.params["variant.hidden_units"]
             for metric in ("train_seconds", "test_accuracy", "tflite.float32.accuracy"):  # train, evaluate, export
                 assert len(client.get_metric_history(run.info.run_id, metric)) == 1, (name, run.info.run_name, metric)
+
+
+def test_each_experiment_logs_its_models_and_registers_its_best_in_the_repository_store(queue_run):
+    root, _, _ = queue_run
+    client = MlflowClient(tracking_uri=f"sqlite:///{root / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("fashion-mnist")
+    runs = [run for run in client.search_runs([experiment.experiment_id]) if run.info.run_name in VARIANTS]
+    models = client.search_logged_models(experiment_ids=[experiment.experiment_id])
+    assert sorted(m.source_run_id for m in models) == sorted(run.info.run_id for run in runs)  # one per run
+    for model in models:
+        assert model.artifact_location.startswith((root / "mlartifacts").as_uri())
+        assert "test_accuracy" in {metric.key for metric in model.metrics}
+    for run in runs:
+        assert {i.dataset.name for i in run.inputs.dataset_inputs} == {
+            f"fashion_mnist-{s}" for s in ("train", "val", "test")
+        }
+    versions = client.search_model_versions("name = 'fashion-mnist-classifier'")
+    assert sorted(v.tags["dvc_experiment"] for v in versions) == sorted(EXPERIMENTS)  # each experiment's best
+    assert {v.source.removeprefix("models:/") for v in versions} <= {m.model_id for m in models}

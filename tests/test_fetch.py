@@ -516,8 +516,10 @@ def test_a_bad_file_in_a_named_source_is_an_error_not_a_fallback(tmp_path, conte
     message = str(caught.value)
     reason = "corrupt gzip data" if damage == "truncated gzip" else "SHA-256 "
     assert message.startswith(f"{IMAGES} in {named} is bad: {reason}")
-    assert message.endswith("$FASHION_MNIST_DIR names that source, so fetch takes no other copy: replace the file, "
-                            "or change $FASHION_MNIST_DIR")
+    assert message.endswith(
+        "$FASHION_MNIST_DIR names that source, so fetch takes no other copy: replace the file, "
+        "or change $FASHION_MNIST_DIR"
+    )
     assert not destination.exists()
 
 

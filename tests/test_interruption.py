@@ -133,9 +133,7 @@ def test_a_signal_during_training_leaves_the_outputs_as_they_were_and_fails_the_
     assert all(run.info.status != "RUNNING" for run in _runs(project))
 
 
-@pytest.mark.parametrize(
-    ("signum", "factor"), [(signal.SIGINT, 1.5), (signal.SIGTERM, 2.0)], ids=["SIGINT", "SIGTERM"]
-)
+@pytest.mark.parametrize(("signum", "factor"), [(signal.SIGINT, 1.5), (signal.SIGTERM, 2.0)], ids=["SIGINT", "SIGTERM"])
 def test_a_signal_to_dvc_repro_leaves_no_partial_output_and_the_next_repro_finishes(project, signum, factor):
     run_command(["dvc", "repro"], project)  # every output present and up to date
     before = _files(project)
@@ -216,6 +214,29 @@ def test_ctrl_c_during_evaluate_or_export_leaves_the_outputs_as_they_were_and_fa
     assert _files(project) == before
     assert _leftovers(project) == []
     assert client.get_run(run_id).info.status == "FAILED"
+
+
+def test_a_run_left_running_by_sigkill_is_marked_killed_by_the_next_stage(project):
+    run_command(["dvc", "repro"], project)
+    before = _files(project)
+
+    code, _, _ = _interrupt(
+        [sys.executable, "-m", "pipeline.train", VARIANT], project, signal.SIGKILL, whole_group=False
+    )
+
+    assert code == -signal.SIGKILL
+    (orphan, *_) = _runs(project)
+    assert orphan.info.status == "RUNNING"  # nothing could close it
+    assert _files(project) == before  # the old outputs, whole
+    result = run_command([sys.executable, "-m", "pipeline.evaluate", VARIANT], project)
+    pid = orphan.data.tags["process.pid"]
+    note = f"note: MLflow run {orphan.info.run_id} ({VARIANT}) was left RUNNING by process {pid}, which is gone"
+    assert f"{note}: marked it KILLED" in result.stderr
+    assert (
+        MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}").get_run(orphan.info.run_id).info.status
+        == "KILLED"
+    )
+    assert all(run.info.status != "RUNNING" for run in _runs(project))
 
 
 def test_ctrl_c_while_compare_writes_finishes_the_comparison_first(project):

@@ -13,9 +13,22 @@ from pathlib import Path
 import mlflow
 import numpy as np
 import pytest
+import requests
 import yaml
 from ai_edge_litert.interpreter import Interpreter
-from conftest import FOLDER_CLASSES, REPOSITORY, copy_project, edit_params, init_git, run_command, write_image_folder
+from conftest import (
+    FOLDER_CLASSES,
+    REPOSITORY,
+    command_env,
+    copy_project,
+    edit_params,
+    free_port,
+    init_git,
+    run_command,
+    stop_process_group,
+    wait_for,
+    write_image_folder,
+)
 
 from pipeline import cpu
 
@@ -124,11 +137,36 @@ def test_mlflow_has_one_finished_run_per_variant(project):
         assert len(run["tags.data_sha256"]) == 64
         assert len(client.get_metric_history(run["run_id"], "epoch_val_accuracy")) == 1
         artifacts = {artifact.path for artifact in client.list_artifacts(run["run_id"])}
-        assert {"model.keras", "model.tflite", "model_int8.tflite", "history.csv", "predictions.png"} <= artifacts
+        assert {"model.tflite", "model_int8.tflite", "labels.txt", "history.csv", "predictions.png"} <= artifacts
+        _check_logged_model_and_datasets(root, client, run)
     assert (root / "mlartifacts").is_dir()
     (comparison,) = all_runs[all_runs["tags.run_type"] == "comparison"].itertuples()
     artifacts = {artifact.path for artifact in client.list_artifacts(comparison.run_id)}
     assert artifacts == {"comparison.md", "comparison.json", "comparison.png"}
+
+
+def _check_logged_model_and_datasets(root: Path, client, run) -> None:
+    """The run's model is an MLflow model with its evaluation linked to it; its inputs are the splits."""
+    variant = run["tags.variant"]
+    recorded = json.loads((root / "models" / variant / "mlflow_run.json").read_text())
+    full = client.get_run(run["run_id"])
+    assert [output.model_id for output in full.outputs.model_outputs] == [recorded["model_id"]]
+    inputs = {i.dataset.name: (i.dataset.digest, [t.value for t in i.tags]) for i in full.inputs.dataset_inputs}
+    lock = yaml.safe_load((root / "dvc.lock").read_text())["stages"]["preprocess"]["outs"]
+    (prepared,) = [out for out in lock if out["path"] == "data/prepared"]
+    manifest = root / ".dvc" / "cache" / "files" / "md5" / prepared["md5"][:2] / prepared["md5"][2:]
+    dvc_hashes = {entry["relpath"]: entry["md5"] for entry in json.loads(manifest.read_text())}
+    assert inputs == {
+        f"fashion_mnist-{split}": (dvc_hashes[f"{split}.npz"], [context])
+        for split, context in (("train", "training"), ("val", "validation"), ("test", "testing"))
+    }
+    logged = client.get_logged_model(recorded["model_id"])
+    assert (logged.name, logged.source_run_id) == (variant, run["run_id"])
+    linked = {(m.key, m.dataset_name) for m in logged.metrics}
+    assert {("test_accuracy", "fashion_mnist-test"), ("train_accuracy", "fashion_mnist-train")} <= linked
+    assert ("tflite.int8.accuracy", "fashion_mnist-test") in linked
+    metrics = json.loads((root / "reports" / "variants" / variant / "metrics.json").read_text())
+    assert {m.key: m.value for m in logged.metrics}["test_accuracy"] == metrics["test_accuracy"]
 
 
 def test_comparison_has_a_row_per_variant_and_names_the_best(project):
@@ -276,6 +314,96 @@ def test_gate_fails_below_the_thresholds_and_passes_above(project):
     finally:
         (root / "params.yaml").write_text(original)
         run_command(["git", "checkout", "HEAD", "--", "reports"], root)
+
+
+REGISTERED = "fashion-mnist-classifier"
+
+
+def _versions(client) -> dict[str, tuple[str, str]]:
+    """Each registered version: the variant and the logged model it holds."""
+    found = client.search_model_versions(f"name = '{REGISTERED}'")
+    return {str(v.version): (v.tags["variant"], v.source.removeprefix("models:/")) for v in found}
+
+
+def _champion(client) -> str | None:
+    aliases = client.get_registered_model(REGISTERED).aliases
+    return str(aliases["champion"]) if "champion" in aliases else None
+
+
+def _lenient_gate(params: dict) -> None:
+    params["gate"] = {"min_test_accuracy": 0.5, "max_quantized_accuracy_drop": 0.05, "max_tflite_accuracy_drop": 0.01}
+
+
+def test_compare_registers_the_best_model_and_champion_moves_only_to_a_model_that_clears_the_gate(project):
+    root, output = project
+    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{root / 'mlflow.db'}")
+    best = json.loads((root / "reports" / "comparison.json").read_text())["best"]
+
+    def model_id(variant: str) -> str:
+        return json.loads((root / "models" / variant / "mlflow_run.json").read_text())["model_id"]
+
+    # The first repro registered the best model as version 1, below the repository's gate: no champion. Since
+    # then the tests retrained the best variant (a new model: a new version) and reran compare.
+    assert re.search(rf"registry: {REGISTERED} version 1 is {best}'s model \(new\); `champion` is not set: ", output)
+    before = _versions(client)
+    latest = str(len(before))
+    assert before[latest] == (best, model_id(best)) and _champion(client) is None
+
+    edit_params(root, _lenient_gate)  # the same best model now clears the gate: no new version, champion → it
+    result = run_command(["dvc", "repro"], root)
+    assert _stages_run(result.stdout) == {"compare"}
+    registered = f"registry: {REGISTERED} version {latest} is {best}'s model (registered before)"
+    assert f"{registered}; `champion` → version {latest}" in result.stdout
+    assert _versions(client) == before and _champion(client) == latest
+    ui = r"http://127.0.0.1:5000/#/experiments/\d+/runs\?workflowType=machine_learning"
+    assert re.search(rf"^the runs in MLflow \(after `mlflow ui`\): {ui}$", result.stdout, re.M)
+
+    mlflow.set_tracking_uri(f"sqlite:///{root / 'mlflow.db'}")
+    champion = mlflow.pyfunc.load_model(f"models:/{REGISTERED}@champion")
+    with np.load(root / "data" / "prepared" / "test.npz") as test:
+        logits = champion.predict(test["images"])
+        accuracy = float((np.asarray(logits).argmax(axis=1) == test["labels"]).mean())
+    metrics = json.loads((root / "reports" / "variants" / best / "metrics.json").read_text())
+    assert round(accuracy, 6) == metrics["test_accuracy"]
+
+    edit_params(root, lambda params: params["compare"].update(best_by="train_seconds"))  # another best variant
+    result = run_command(["dvc", "repro"], root)
+    fastest = json.loads((root / "reports" / "comparison.json").read_text())["best"]
+    new = str(len(before) + 1)
+    assert fastest != best
+    registered = f"registry: {REGISTERED} version {new} is {fastest}'s model (new)"
+    assert f"{registered}; `champion` → version {new}" in result.stdout
+    assert _versions(client) == before | {new: (fastest, model_id(fastest))}  # the old champion's version stays
+    assert _champion(client) == new
+
+
+def test_the_champion_is_served_over_http_with_scores_for_real_images(project):
+    root, _ = project
+    port = free_port()
+    command = ["mlflow", "models", "serve", "-m", f"models:/{REGISTERED}@champion", "--env-manager", "local"]
+    log = root / "serve.log"
+    with log.open("w") as output:
+        server = subprocess.Popen(
+            [*command, "--host", "127.0.0.1", "--port", str(port)],
+            cwd=root,
+            env=command_env(MLFLOW_TRACKING_URI=f"sqlite:///{root / 'mlflow.db'}"),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        wait_for(f"http://127.0.0.1:{port}/ping", server, log)
+        with np.load(root / "data" / "prepared" / "test.npz") as test:
+            images, labels = test["images"][:8], test["labels"][:8]
+        answer = requests.post(f"http://127.0.0.1:{port}/invocations", json={"inputs": images.tolist()}, timeout=60)
+        assert answer.status_code == 200, answer.text
+        scores = np.asarray(answer.json()["predictions"])
+        assert scores.shape == (8, 10)
+        champion = mlflow.pyfunc.load_model(f"models:/{REGISTERED}@champion")
+        np.testing.assert_allclose(scores, champion.predict(images), atol=1e-5)
+        print(f"served: top classes {scores.argmax(axis=1).tolist()} for labels {labels.tolist()}")
+    finally:
+        stop_process_group(server)
 
 
 # The same pipeline on a folder of your own images: 16×16 RGB pictures in three classes.

@@ -1,4 +1,7 @@
 import json
+import os
+import socket
+import subprocess
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
@@ -38,10 +41,10 @@ def test_stages_of_a_variant_share_one_run(store, tmp_path):
         tracking.log_params({"variant": {"model": "cnn", "dropout": 0.2}})
         tracking.log_metrics({"epoch_accuracy": 0.5}, step=1)
     recorded = json.loads(run_file.read_text())["run_id"]
-    assert recorded == run.info.run_id
+    assert recorded == run.run_id
     with tracking.variant_run("cnn", run_file, "test-exp", new=False, tags={}) as resumed:
         tracking.log_metrics({"test_accuracy": 0.9, "per_class": {"Bag": {"f1": 0.8}}, "note": "text"})
-    assert resumed.info.run_id == recorded
+    assert resumed.run_id == recorded
     finished = mlflow.get_run(recorded)
     assert finished.info.status == "FINISHED"
     assert finished.data.params == {"variant.model": "cnn", "variant.dropout": "0.2"}
@@ -50,11 +53,68 @@ def test_stages_of_a_variant_share_one_run(store, tmp_path):
     assert len(mlflow.search_runs(experiment_names=["test-exp"])) == 1
 
 
+def test_the_model_train_logged_is_recorded_for_the_later_stages(store, tmp_path):
+    run_file = tmp_path / "mlflow_run.json"
+    with tracking.variant_run("cnn", run_file, "test-exp", new=True, tags={}) as run:
+        assert run.model_id is None
+        run.model_id = "m-123"
+    assert json.loads(run_file.read_text())["model_id"] == "m-123"
+    with tracking.variant_run("cnn", run_file, "test-exp", new=False, tags={}) as resumed:
+        assert (resumed.run_id, resumed.model_id) == (run.run_id, "m-123")
+
+
+def _dead_pid() -> int:
+    process = subprocess.Popen(["true"])
+    process.wait()
+    return process.pid
+
+
+def _running_run(experiment_id: str, **process: str) -> str:
+    """A run left RUNNING, as by a process killed outright, with the given process tags."""
+    tags = tracking.process_tags()
+    tags.update({getattr(tracking, f"{key.upper()}_TAG"): value for key, value in process.items()})
+    return mlflow.MlflowClient().create_run(experiment_id, tags=tags, run_name="train-killed").info.run_id
+
+
+def test_runs_left_running_by_a_process_that_is_gone_are_marked_killed_and_no_others(store, capsys):
+    mlflow.set_tracking_uri(store)
+    experiment_id = mlflow.create_experiment("test-exp")
+    dead = _running_run(experiment_id, pid=str(_dead_pid()))
+    reused = _running_run(experiment_id, started="1")  # this pid, but a process that started at another time
+    alive = _running_run(experiment_id)  # this very process: a parallel stage that is still running
+    elsewhere = _running_run(experiment_id, host="another-machine", pid=str(_dead_pid()))
+    untagged = mlflow.MlflowClient().create_run(experiment_id).info.run_id
+
+    assert sorted(tracking.mark_orphans_killed(experiment_id)) == sorted([dead, reused])
+
+    status = {run_id: mlflow.get_run(run_id).info.status for run_id in (dead, reused, alive, elsewhere, untagged)}
+    assert status == {dead: "KILLED", reused: "KILLED", alive: "RUNNING", elsewhere: "RUNNING", untagged: "RUNNING"}
+    assert capsys.readouterr().err.count("which is gone: marked it KILLED") == 2
+
+
+def test_opening_a_run_marks_orphans_killed(store, tmp_path):
+    mlflow.set_tracking_uri(store)
+    orphan = _running_run(mlflow.create_experiment("test-exp"), pid=str(_dead_pid()))
+    with tracking.variant_run("mlp", tmp_path / "mlflow_run.json", "test-exp", new=True, tags={}) as run:
+        assert mlflow.get_run(orphan).info.status == "KILLED"
+    tags = mlflow.get_run(run.run_id).data.tags
+    assert (tags[tracking.HOST_TAG], tags[tracking.PID_TAG]) == (socket.gethostname(), str(os.getpid()))
+
+
+def test_the_runs_link_opens_the_model_training_view():
+    assert tracking.runs_url("7", "sqlite:///mlflow.db") == (
+        "http://127.0.0.1:5000/#/experiments/7/runs?workflowType=machine_learning"
+    )
+    assert tracking.runs_url("7", "https://mlflow.example.com/") == (
+        "https://mlflow.example.com/#/experiments/7/runs?workflowType=machine_learning"
+    )
+
+
 def test_a_failing_stage_leaves_its_run_failed_and_no_run_file(store, tmp_path):
     run_file = tmp_path / "mlflow_run.json"
     with pytest.raises(RuntimeError), tracking.variant_run("mlp", run_file, "test-exp", new=True, tags={}) as run:
         raise RuntimeError("crash mid-training")
-    assert mlflow.get_run(run.info.run_id).info.status == "FAILED"
+    assert mlflow.get_run(run.run_id).info.status == "FAILED"
     assert not run_file.exists()
 
 
@@ -63,7 +123,7 @@ def test_a_run_missing_from_the_store_is_replaced_by_a_new_one(store, tmp_path, 
     run_file.write_text(json.dumps({"run_id": "0" * 32}))
     with tracking.variant_run("mlp", run_file, "test-exp", new=False, tags={}) as run:
         pass
-    assert run.info.run_id != "0" * 32
+    assert run.run_id != "0" * 32
     assert "is not in" in capsys.readouterr().err
 
 

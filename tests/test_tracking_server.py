@@ -5,27 +5,25 @@ Runs `python -m pipeline.<stage>` on a temporary copy of the project with real F
 backend and serves the artifacts itself.
 """
 
-import contextlib
 import json
-import os
-import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 from types import SimpleNamespace
 
+import mlflow
+import numpy as np
 import pytest
-import requests
-from conftest import copy_project, edit_params, free_port, run_command
+from conftest import copy_project, edit_params, free_port, run_command, stop_process_group, wait_for
 from mlflow import MlflowClient
 
+from pipeline import registry
 from pipeline.paths import SYSTEM_DATA_DIR
 
 pytestmark = pytest.mark.slow  # a real `mlflow server` and the real stages
 
 DATASET = str(SYSTEM_DATA_DIR)
-SERVER_START_SECONDS = 120  # the first start creates the database: about 12 s on 2 busy cores
 
 
 def _tiny(params: dict) -> None:
@@ -43,30 +41,6 @@ def project(tmp_path_factory):
     for stage in ("fetch", "preprocess"):
         run_command([sys.executable, "-m", f"pipeline.{stage}"], root, FASHION_MNIST_DIR=DATASET)
     return root
-
-
-def _wait_until_healthy(uri: str, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + SERVER_START_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"mlflow server exited with {process.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            if requests.get(f"{uri}/health", timeout=2).ok:
-                return
-        except requests.RequestException:  # not listening yet
-            pass
-        time.sleep(0.5)
-    pytest.fail(f"mlflow server did not answer within {SERVER_START_SECONDS} s:\n{log.read_text()[-3000:]}")
-
-
-def _stop(process: subprocess.Popen) -> None:
-    """Stop the server and the workers it started, its own process group; what is slow to exit is killed."""
-    with contextlib.suppress(ProcessLookupError, subprocess.TimeoutExpired):
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=5)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
 
 
 @pytest.fixture(scope="module")
@@ -90,18 +64,18 @@ def server(tmp_path_factory):
         )
     try:
         uri = f"http://127.0.0.1:{port}"
-        _wait_until_healthy(uri, process, log)
+        wait_for(f"{uri}/health", process, log)
         yield SimpleNamespace(uri=uri, artifacts=directory / "artifacts")
     finally:
-        _stop(process)
+        stop_process_group(process)
 
 
 def test_a_variant_run_logs_params_metrics_and_artifacts_to_a_tracking_server(project, server):
-    for stage in ("train", "evaluate"):
+    for stage in ("train", "evaluate", "export"):
         run_command([sys.executable, "-m", f"pipeline.{stage}", "mlp"], project, MLFLOW_TRACKING_URI=server.uri)
-    run_id = json.loads((project / "models" / "mlp" / "mlflow_run.json").read_text())["run_id"]
+    recorded = json.loads((project / "models" / "mlp" / "mlflow_run.json").read_text())
     client = MlflowClient(tracking_uri=server.uri)
-    run = client.get_run(run_id)
+    run = client.get_run(recorded["run_id"])
     assert run.info.status == "FINISHED"
     assert client.get_experiment(run.info.experiment_id).name == "fashion-mnist"
     assert run.data.tags["variant"] == "mlp" and len(run.data.tags["data_sha256"]) == 64
@@ -109,15 +83,37 @@ def test_a_variant_run_logs_params_metrics_and_artifacts_to_a_tracking_server(pr
     metrics = json.loads((project / "reports" / "variants" / "mlp" / "metrics.json").read_text())
     assert run.data.metrics["test_accuracy"] == metrics["test_accuracy"] > 0.5
     assert run.data.metrics["parameters"] == 25_450  # 784*32+32 + 32*10+10
-    assert len(client.get_metric_history(run_id, "epoch_val_accuracy")) == 1
-    artifacts = {artifact.path for artifact in client.list_artifacts(run_id)}
-    assert {"model.keras", "history.csv", "learning_curves.png", "metrics.json", "confusion.png"} <= artifacts
+    assert len(client.get_metric_history(recorded["run_id"], "epoch_val_accuracy")) == 1
+    artifacts = {artifact.path for artifact in client.list_artifacts(recorded["run_id"])}
+    assert {"history.csv", "learning_curves.png", "metrics.json", "confusion.png", "model.tflite"} <= artifacts
     # Through the server into its artifact store; nothing in a local store of the project.
     assert run.info.artifact_uri.startswith("mlflow-artifacts:")
-    assert [path.name for path in server.artifacts.rglob("model.keras")] == ["model.keras"]
     (history,) = server.artifacts.rglob("history.csv")
     assert history.read_text() == (project / "reports" / "variants" / "mlp" / "history.csv").read_text()
     assert not (project / "mlflow.db").exists() and not (project / "mlartifacts").exists()
+
+    # The logged model, its datasets and its linked metrics are on the server, its files in the server's store.
+    logged = client.get_logged_model(recorded["model_id"])
+    assert (logged.name, logged.source_run_id) == ("mlp", recorded["run_id"])
+    assert [path.name for path in server.artifacts.rglob("model.keras")] == ["model.keras"]
+    assert {i.dataset.name for i in run.inputs.dataset_inputs} == {
+        f"fashion_mnist-{s}" for s in ("train", "val", "test")
+    }
+    linked = {m.key: (m.value, m.dataset_name) for m in logged.metrics}
+    assert linked["test_accuracy"] == (metrics["test_accuracy"], "fashion_mnist-test")
+
+
+def test_the_registry_and_the_champion_live_on_the_server(project, server, monkeypatch):
+    recorded = json.loads((project / "models" / "mlp" / "mlflow_run.json").read_text())
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", server.uri)
+    mlflow.set_tracking_uri(server.uri)
+    registered = registry.register("server-classifier", recorded["model_id"], {"variant": "mlp"}, make_champion=True)
+    assert registered == registry.Registration("server-classifier", "1", created=True, champion="1")
+    champion = mlflow.pyfunc.load_model("models:/server-classifier@champion")  # downloaded through the server
+    with np.load(project / "data" / "prepared" / "test.npz") as test:
+        accuracy = float((champion.predict(test["images"]).argmax(axis=1) == test["labels"]).mean())
+    metrics = json.loads((project / "reports" / "variants" / "mlp" / "metrics.json").read_text())
+    assert round(accuracy, 6) == metrics["test_accuracy"]
 
 
 def test_a_stage_stops_before_training_when_the_tracking_server_is_down(project):
