@@ -1,6 +1,9 @@
-"""The merge gate: `python -m pipeline.gate [--against REV]`.
+"""The merge gate: `python -m pipeline.gate [--against REV] [--skip-lock-check]`.
 
-Reads every variant's metrics files (the ones `dvc.yaml` declares) and the bounds under
+First it asks DVC whether the committed `dvc.lock` still describes the code and params
+(pipeline/lock_status.py): if not, the metrics were not produced by them, and the gate fails
+with one line naming the stale stages (exit 1). Missing data or outputs, as on a fresh clone,
+are not staleness. Then it reads every variant's metrics files (the ones `dvc.yaml` declares) and the bounds under
 `gate:` in `params.yaml`, prints one row per check, and exits 0 when all pass, 1 when any
 fails, 2 when a metrics file is missing or malformed. With `--against REV` it also fails a
 variant whose test accuracy fell more than `gate.max_regression` below its value at git
@@ -20,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline import config
+from pipeline import config, lock_status
 from pipeline.errors import PipelineError
 from pipeline.paths import QUANTIZED_FLAVOURS, ROOT, VariantPaths
 
@@ -154,8 +157,14 @@ def format_checks(checks: list[Check]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--against", metavar="REV", help="also fail on a test-accuracy drop against git revision REV")
+    parser.add_argument(
+        "--skip-lock-check", action="store_true", help="gate the metrics even if dvc.lock is stale (not for CI)"
+    )
     args = parser.parse_args()
     params = config.load_params()
+    if not args.skip_lock_check and (stale := lock_status.stale_stages()):
+        print(f"error: {lock_status.describe(stale)}", file=sys.stderr)
+        sys.exit(1)
     variants = list(params.variants)
     reader = git_reader(args.against) if args.against else None
     metrics = read_metrics(variants)

@@ -3,11 +3,12 @@ the alias `champion` on the version to ship (MLflow 3 names versions by aliases;
 deprecated). `mlflow.pyfunc.load_model("models:/<name>@champion")` loads it.
 """
 
+import contextlib
+import io
 from dataclasses import dataclass
 
 import mlflow
 from mlflow.exceptions import MlflowException
-from mlflow.protos.databricks_pb2 import RESOURCE_ALREADY_EXISTS, ErrorCode
 
 CHAMPION = "champion"
 
@@ -20,15 +21,6 @@ class Registration:
     version: str
     created: bool
     champion: str | None
-
-
-def _create_registered_model(client: mlflow.MlflowClient, name: str) -> None:
-    """Create the registered model unless it exists (a parallel compare may create it meanwhile)."""
-    try:
-        client.create_registered_model(name)
-    except MlflowException as error:
-        if error.error_code != ErrorCode.Name(RESOURCE_ALREADY_EXISTS):
-            raise
 
 
 def _champion(client: mlflow.MlflowClient, name: str) -> str | None:
@@ -44,13 +36,13 @@ def register(name: str, model_id: str, tags: dict[str, str], make_champion: bool
     stays registered."""
     client = mlflow.MlflowClient()
     source = f"models:/{model_id}"
-    _create_registered_model(client, name)
-    escaped = name.replace("'", "\\'")
-    versions = [v for v in client.search_model_versions(f"name = '{escaped}'") if v.source == source]
+    versions = [v for v in client.search_model_versions(f"name = '{name}'") if v.source == source]
     created = not versions
     if created:
-        logged = client.get_logged_model(model_id)
-        version = client.create_model_version(name, source, run_id=logged.source_run_id, tags=tags, model_id=model_id)
+        # mlflow.register_model also creates the registered model and links the version to the logged
+        # model (the UI's *Registered models* column); what it prints, compare says in one line.
+        with contextlib.redirect_stderr(io.StringIO()):
+            version = mlflow.register_model(source, name, tags=tags)
     else:
         version = min(versions, key=lambda v: int(v.version))
     version = str(version.version)

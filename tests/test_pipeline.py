@@ -270,7 +270,8 @@ def test_bad_params_stop_the_stage_with_a_one_line_error(project):
 
 
 def _check(root: Path, *args: str) -> subprocess.CompletedProcess:
-    return run_command([sys.executable, "-m", "pipeline.gate", *args], root, check=False)
+    """The gate on the metrics alone: this test edits params and metrics without `dvc repro`."""
+    return run_command([sys.executable, "-m", "pipeline.gate", "--skip-lock-check", *args], root, check=False)
 
 
 def test_gate_fails_below_the_thresholds_and_passes_above(project):
@@ -404,6 +405,40 @@ def test_the_champion_is_served_over_http_with_scores_for_real_images(project):
         print(f"served: top classes {scores.argmax(axis=1).tolist()} for labels {labels.tolist()}")
     finally:
         stop_process_group(server)
+
+
+def test_the_gate_fails_a_stale_lock_but_not_a_fresh_clone(project, tmp_path):
+    root, _ = project
+    gate = [sys.executable, "-m", "pipeline.gate"]
+    run_command(["git", "add", "-A"], root)
+    run_command(["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "results"], root)
+    clone = tmp_path / "clone"
+    run_command(["git", "clone", "-q", str(root), str(clone)], tmp_path)
+    fresh = run_command(gate, clone, check=False)  # no data, models or DVC cache: missing is not stale
+    assert "stale" not in fresh.stderr and "checks passed" in fresh.stdout, fresh.stderr
+
+    original = (root / "params.yaml").read_text()
+    edit_params(root, lambda params: params["variants"]["mlp"].update(learning_rate=0.0123))
+    try:
+        stale = run_command(gate, root, check=False)
+    finally:
+        (root / "params.yaml").write_text(original)
+    assert stale.returncode == 1 and stale.stdout == ""
+    assert stale.stderr.splitlines() == [
+        "error: dvc.lock is stale, so the committed metrics are not this code's and params': "
+        "train@mlp (params variants.mlp); compare (params variants): "
+        "run `dvc repro` and commit dvc.lock with the metrics"
+    ]
+    metrics = root / "reports" / "variants" / "cnn" / "metrics.json"
+    metrics.write_text(
+        metrics.read_text().replace('"test_accuracy": 0.', '"test_accuracy": 1.')
+    )  # a hand-edited result
+    try:
+        edited = run_command(gate, root, check=False)
+    finally:
+        run_command(["git", "checkout", "--", "reports"], root)
+    assert "evaluate@cnn (output reports/variants/cnn/metrics.json)" in edited.stderr
+    assert run_command(gate, root, check=False).returncode == 0  # fresh again
 
 
 # The same pipeline on a folder of your own images: 16×16 RGB pictures in three classes.

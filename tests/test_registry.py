@@ -1,3 +1,5 @@
+import json
+
 import mlflow
 import pytest
 
@@ -31,7 +33,9 @@ def test_champion_names_the_version_that_cleared_the_gate_and_a_rerun_adds_no_ve
     assert [str(v.version) for v in store.search_model_versions("name = 'classifier'")] == ["1"]
     version = store.get_model_version_by_alias("classifier", "champion")
     assert (version.source, version.tags) == (f"models:/{first}", {"variant": "cnn"})
-    assert version.run_id == store.get_logged_model(first).source_run_id  # the version links to the run that trained it
+    logged = store.get_logged_model(first)
+    assert version.run_id == logged.source_run_id  # the version links to the run that trained it...
+    assert json.loads(logged.tags["mlflow.modelVersions"]) == [{"name": "classifier", "version": 1}]  # ...and back
 
 
 def test_a_model_that_fails_the_gate_is_registered_but_the_champion_stays(store):
