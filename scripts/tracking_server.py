@@ -227,7 +227,7 @@ def wait_healthy(uri: str, process: subprocess.Popen) -> None:
     raise SetupError(f"mlflow server did not answer {uri}/health within {START_SECONDS} s")
 
 
-def stop_group(process: subprocess.Popen, seconds: float = 15) -> None:
+def stop_group(process: subprocess.Popen, seconds: float = 8) -> None:
     """Stop a process started in a session of its own and all it started: SIGTERM, then SIGKILL."""
     with suppress(ProcessLookupError, subprocess.TimeoutExpired):
         os.killpg(process.pid, signal.SIGTERM)
