@@ -9,10 +9,11 @@ DATASET_DIR := /usr/share/datasets/fashion-mnist
 export PATH := $(BIN):$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup dataset repro test test-fast gate serve ui-screenshots bench bench-tflite lint clean
+.PHONY: help setup dataset postgresql repro test test-fast gate serve tracking-server ui-screenshots bench bench-tflite \
+	lint clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
 setup: $(VENV)/.installed dataset ## create .venv with the pinned dependencies and make the dataset available
 
@@ -39,11 +40,29 @@ dataset: ## install Debian's dataset-fashion-mnist when apt is here and no local
 		echo "== no local Fashion-MNIST copy: the fetch stage will download it from the mirrors"; \
 	fi
 
+# Debian's PostgreSQL server binaries (initdb, pg_ctl, postgres): `pg_config` alone comes with libpq-dev too.
+HAVE_POSTGRESQL = ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null
+
+postgresql: ## install Debian's postgresql when its server is missing (make tracking-server and its tests run it)
+	@if $(HAVE_POSTGRESQL); then \
+		true; \
+	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		echo "== installing Debian package postgresql"; \
+		(apt-get update -qq && apt-get install -y -qq postgresql >/dev/null) \
+			|| echo "warning: apt could not install postgresql; make tracking-server and its tests will fail"; \
+	elif command -v apt-get >/dev/null && sudo -n true 2>/dev/null; then \
+		echo "== installing Debian package postgresql"; \
+		(sudo apt-get update -qq && sudo apt-get install -y -qq postgresql >/dev/null) \
+			|| echo "warning: apt could not install postgresql; make tracking-server and its tests will fail"; \
+	else \
+		echo "warning: no PostgreSQL server here (initdb): install it: apt-get install postgresql"; \
+	fi
+
 repro: setup ## run the whole pipeline (dvc repro) and print the variants' results
 	dvc repro
 	@cat reports/comparison.md
 
-test: setup ## run the whole test suite, as CI does (includes a tiny end-to-end dvc repro)
+test: setup postgresql ## run the whole test suite, as CI does (includes a tiny end-to-end dvc repro)
 	pytest
 
 test-fast: setup ## the tests without the slow ones (real commands, dvc repro, the network): for everyday work
@@ -67,6 +86,11 @@ SERVE_PORT ?= 5001
 
 serve: setup ## serve the registry's champion on http://127.0.0.1:5001 (POST /invocations, see the README)
 	mlflow models serve -m "models:/$(REGISTERED_MODEL)@champion" --env-manager local --host 127.0.0.1 --port $(SERVE_PORT)
+
+TRACKING_SERVER_ARGS ?=
+
+tracking-server: $(VENV)/.installed postgresql ## a shared mlflow server on PostgreSQL, data in .tracking-server/ (Ctrl-C stops it)
+	python scripts/tracking_server.py start $(TRACKING_SERVER_ARGS)
 
 ui-screenshots: setup ## the MLflow UI as a user sees it, in headless Chromium, into screenshots/ (installs Debian's chromium)
 	@if ! command -v chromium >/dev/null; then \
