@@ -51,6 +51,7 @@ HTTP_REQUEST_DEFAULTS = {
     "MLFLOW_HTTP_REQUEST_TIMEOUT": "20",  # seconds per attempt
 }
 PROBE_TIMEOUT_SECONDS = 5
+SERVER_DOWN_STATUSES = {500, 502, 503, 504}  # what a server (or its proxy) answers when its store is down
 _reachable_servers: set[str] = set()
 
 for _noisy in ("mlflow", "alembic"):
@@ -119,7 +120,30 @@ def check_reachable(uri: str | None = None) -> None:
             f"MLflow tracking server {uri} is not reachable ({_root_cause(error)}): "
             f"start it or unset {TRACKING_URI_ENV}"
         ) from error
+    _check_api(uri, verify)
     _reachable_servers.add(uri)
+
+
+def _check_api(uri: str, verify) -> None:
+    """A server whose backend store (its database) is down still answers /health, but its API takes
+    minutes to fail: ask it one cheap question, with the probe's timeout. A login's answer counts."""
+    try:
+        answer = requests.get(
+            f"{uri.rstrip('/')}/api/2.0/mlflow/experiments/search",
+            params={"max_results": 1},
+            timeout=PROBE_TIMEOUT_SECONDS,
+            verify=verify,
+            cert=MLFLOW_TRACKING_CLIENT_CERT_PATH.get(),
+        )
+    except requests.RequestException as error:
+        answer, reason = None, _root_cause(error)
+    else:
+        reason = f"HTTP {answer.status_code}"
+    if answer is None or answer.status_code in SERVER_DOWN_STATUSES:
+        raise PipelineError(
+            f"MLflow tracking server {uri} is up but its API fails ({reason}): its backend store (database) is "
+            "probably down or unreachable; see the server's log, fix it and rerun"
+        )
 
 
 def _use_tracking_store() -> None:
@@ -222,6 +246,22 @@ def mark_orphans_killed(experiment_id: str) -> list[str]:
     return orphans
 
 
+@contextmanager
+def _store_errors() -> Iterator[None]:
+    """An MLflow request that fails after its retries (the server or its database went down mid-run)
+    becomes one line naming the store; the stage's outputs stay as they were."""
+    try:
+        yield
+    except MlflowException as error:
+        reason = str(error.message).strip().splitlines()[0] if str(error.message).strip() else type(error).__name__
+        if len(reason) > 240:
+            reason = reason[:240] + "…"
+        raise PipelineError(
+            f"MLflow tracking store {tracking_uri()} failed: {reason}: check that it (and its database) is up, "
+            "then rerun"
+        ) from error
+
+
 def _open_experiment(name: str) -> str:
     """Point MLflow at the store, mark orphaned runs KILLED, and return the experiment's id."""
     _use_tracking_store()
@@ -246,7 +286,9 @@ def _recorded_run(run_file: Path) -> dict | None:
     recorded = read_json(run_file)
     try:
         mlflow.get_run(recorded.get("run_id"))
-    except MlflowException:
+    except MlflowException as error:
+        if error.error_code != "RESOURCE_DOES_NOT_EXIST":
+            raise
         print(
             f"warning: MLflow run {recorded.get('run_id')} from {run_file} is not in {tracking_uri()}; "
             "starting a new run",
@@ -265,24 +307,26 @@ def variant_run(
 
     A stage that raises leaves the run FAILED, not RUNNING.
     """
-    experiment_id = _open_experiment(experiment)
-    recorded = None if new else _recorded_run(run_file)
-    run_id = recorded and recorded["run_id"]
-    all_tags = {"variant": variant, **provenance_tags(), **process_tags(), **tags}
-    with mlflow.start_run(run_id=run_id, experiment_id=experiment_id, run_name=variant, tags=all_tags) as run:
-        opened = VariantRun(run.info.run_id, experiment_id, recorded and recorded.get("model_id"))
-        yield opened
-        if new:
-            write_json(run_file, dataclasses.asdict(opened))
+    with _store_errors():
+        experiment_id = _open_experiment(experiment)
+        recorded = None if new else _recorded_run(run_file)
+        run_id = recorded and recorded["run_id"]
+        all_tags = {"variant": variant, **provenance_tags(), **process_tags(), **tags}
+        with mlflow.start_run(run_id=run_id, experiment_id=experiment_id, run_name=variant, tags=all_tags) as run:
+            opened = VariantRun(run.info.run_id, experiment_id, recorded and recorded.get("model_id"))
+            yield opened
+            if new:
+                write_json(run_file, dataclasses.asdict(opened))
 
 
 @contextmanager
 def summary_run(name: str, experiment: str, tags: dict[str, str]) -> Iterator[Any]:
     """A run of its own for results that span the variants, such as the comparison."""
-    experiment_id = _open_experiment(experiment)
-    all_tags = {**provenance_tags(), **process_tags(), **tags}
-    with mlflow.start_run(experiment_id=experiment_id, run_name=name, tags=all_tags) as run:
-        yield run
+    with _store_errors():
+        experiment_id = _open_experiment(experiment)
+        all_tags = {**provenance_tags(), **process_tags(), **tags}
+        with mlflow.start_run(experiment_id=experiment_id, run_name=name, tags=all_tags) as run:
+            yield run
 
 
 def logged_model_exists(model_id: str) -> bool:

@@ -3,6 +3,7 @@ import os
 import socket
 import subprocess
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
@@ -160,7 +161,7 @@ def test_any_http_answer_counts_as_reachable_and_local_stores_are_not_probed():
             pass
 
     server = HTTPServer(("127.0.0.1", 0), NotImplementedHandler)
-    thread = threading.Thread(target=server.handle_request)
+    thread = threading.Thread(target=lambda: [server.handle_request() for _ in range(2)])
     thread.start()
     uri = f"http://127.0.0.1:{server.server_port}/"
     try:
@@ -168,10 +169,54 @@ def test_any_http_answer_counts_as_reachable_and_local_stores_are_not_probed():
     finally:
         thread.join(timeout=10)
         server.server_close()
-    assert probes == ["/health"]
+    asked = ["/health", "/api/2.0/mlflow/experiments/search?max_results=1"]
+    assert probes == asked
     tracking.check_reachable(uri)  # gone now, but checked once per process: no error, no second probe
     tracking.check_reachable("sqlite:///nowhere/mlflow.db")  # a local store is never probed
-    assert probes == ["/health"]
+    assert probes == asked
+
+
+def test_a_server_whose_database_is_down_stops_the_stage_in_seconds(monkeypatch):
+    class DatabaseDownHandler(BaseHTTPRequestHandler):  # /health is fine, the API hangs (as with PostgreSQL down)
+        def do_GET(self):
+            if self.path != "/health":
+                time.sleep(3)
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    monkeypatch.setattr(tracking, "PROBE_TIMEOUT_SECONDS", 1)
+    server = HTTPServer(("127.0.0.1", 0), DatabaseDownHandler)
+    thread = threading.Thread(target=lambda: [server.handle_request() for _ in range(2)])
+    thread.start()
+    uri = f"http://127.0.0.1:{server.server_port}"
+    try:
+        with pytest.raises(PipelineError) as raised:
+            tracking.check_reachable(uri)
+    finally:
+        thread.join(timeout=10)
+        server.server_close()
+    assert str(raised.value) == (
+        f"MLflow tracking server {uri} is up but its API fails (no answer within 1 s): its backend store (database) "
+        "is probably down or unreachable; see the server's log, fix it and rerun"
+    )
+
+
+def test_a_failing_store_request_mid_stage_is_one_line_naming_the_store(store, tmp_path, monkeypatch):
+    def fail(*args, **kwargs):
+        raise mlflow.exceptions.MlflowException("API request to http://x/api/2.0/mlflow/runs/log-batch failed\nmore")
+
+    run = tracking.variant_run("mlp", tmp_path / "mlflow_run.json", "test-exp", new=True, tags={})
+    with pytest.raises(PipelineError) as raised, run:
+        monkeypatch.setattr(mlflow, "log_metrics", fail)
+        tracking.log_metrics({"epoch_accuracy": 0.5})
+    assert str(raised.value) == (
+        f"MLflow tracking store {store} failed: API request to http://x/api/2.0/mlflow/runs/log-batch failed: "
+        "check that it (and its database) is up, then rerun"
+    )
+    assert not (tmp_path / "mlflow_run.json").exists()
 
 
 def test_http_retries_are_bounded_unless_the_user_set_them():
