@@ -28,6 +28,7 @@ import hashlib
 import http.client
 import os
 import sys
+import urllib.error
 import urllib.request
 import zlib
 from dataclasses import dataclass
@@ -158,7 +159,7 @@ def default_sources(source_dir: str | None, environ: dict[str, str], dataset: st
 
 def _absent(error: OSError) -> bool:
     """Whether a source just does not have the file (or cannot be reached), rather than a bad copy of it."""
-    return isinstance(error, (FileNotFoundError, TimeoutError)) or hasattr(error, "reason")  # URLError, HTTPError
+    return isinstance(error, (FileNotFoundError, TimeoutError, urllib.error.URLError))  # HTTPError is a URLError
 
 
 def fetch_verified(name: str, sha256: str, sources: list[Source], compressed: bool = False) -> tuple[bytes, Source]:
