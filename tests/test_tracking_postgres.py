@@ -238,6 +238,43 @@ def test_a_stage_fails_in_one_line_while_the_database_is_down_and_runs_once_it_i
     ]
 
 
+def test_a_server_that_goes_down_mid_training_stops_the_stage_in_one_line_and_no_run_stays_running(server, tmp_path):
+    root = copy_project(tmp_path)
+    edit_params(root, lambda params: (_tiny(params), params["variants"]["mlp"].update(epochs=100)))
+    for stage in ("fetch", "preprocess"):
+        run_command([sys.executable, "-m", f"pipeline.{stage}"], root, FASHION_MNIST_DIR=DATASET)
+    train = [sys.executable, "-m", "pipeline.train", "mlp"]
+    env = command_env(MLFLOW_TRACKING_URI=server.uri)
+    process = subprocess.Popen(train, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for line in process.stdout:  # training has begun, its run is open on the server
+            if line.startswith("Epoch"):
+                break
+        started = time.monotonic()
+        server.stop()  # the server and its database go away mid-run...
+        _, stderr = process.communicate(timeout=300)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        server.start()  # ...and come back (on new ports)
+    print(f"train with the server gone: exit {process.returncode} {time.monotonic() - started:.1f} s after it went")
+    old_uri = env["MLFLOW_TRACKING_URI"]
+    assert process.returncode == 2
+    (line,) = stderr.splitlines()
+    assert line.startswith(f"error: MLflow tracking store {old_uri} failed: ")
+    assert line.endswith(": check that it (and its database) is up, then rerun")
+    assert not (root / "models" / "mlp").exists() and not (root / "reports" / "variants" / "mlp").exists()
+
+    rerun = run_command(train, root, MLFLOW_TRACKING_URI=server.uri)  # the next run, once the server is back
+    client = MlflowClient(tracking_uri=server.uri)
+    experiment = client.get_experiment_by_name("fashion-mnist")
+    runs = client.search_runs([experiment.experiment_id], filter_string="attributes.run_name = 'mlp'")
+    assert "RUNNING" not in {run.info.status for run in runs}, rerun.stderr  # the cut-off one: KILLED by the rerun
+    recorded = json.loads((root / "models" / "mlp" / "mlflow_run.json").read_text())
+    assert client.get_run(recorded["run_id"]).info.status == "FINISHED"
+
+
 def test_a_taken_port_or_an_unreachable_directory_is_one_line(tmp_path):
     start = [sys.executable, str(SCRIPT), "start", "--dir", str(tmp_path / "server")]
     taken = free_port()
