@@ -9,8 +9,8 @@ DATASET_DIR := /usr/share/datasets/fashion-mnist
 export PATH := $(BIN):$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup dataset postgresql repro test test-fast gate serve tracking-server ui-screenshots bench bench-tflite \
-	lint clean
+.PHONY: help setup dataset postgresql openssh-server repro test test-fast gate serve tracking-server ui-screenshots \
+	bench bench-tflite lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -58,11 +58,26 @@ postgresql: ## install Debian's postgresql when its server is missing (make trac
 		echo "warning: no PostgreSQL server here (initdb): install it: apt-get install postgresql"; \
 	fi
 
+openssh-server: ## install Debian's openssh-server when sshd is missing (tests/test_remote.py runs its own sshd)
+	@if [ -x /usr/sbin/sshd ]; then \
+		true; \
+	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		echo "== installing Debian package openssh-server"; \
+		(apt-get update -qq && apt-get install -y -qq openssh-server >/dev/null) \
+			|| echo "warning: apt could not install openssh-server; tests/test_remote.py will fail"; \
+	elif command -v apt-get >/dev/null && sudo -n true 2>/dev/null; then \
+		echo "== installing Debian package openssh-server"; \
+		(sudo apt-get update -qq && sudo apt-get install -y -qq openssh-server >/dev/null) \
+			|| echo "warning: apt could not install openssh-server; tests/test_remote.py will fail"; \
+	else \
+		echo "warning: no OpenSSH server here (/usr/sbin/sshd): install it: apt-get install openssh-server"; \
+	fi
+
 repro: setup ## run the whole pipeline (dvc repro) and print the variants' results
 	dvc repro
 	@cat reports/comparison.md
 
-test: setup postgresql ## run the whole test suite, as CI does (includes a tiny end-to-end dvc repro)
+test: setup postgresql openssh-server ## run the whole test suite, as CI does (includes a tiny end-to-end dvc repro)
 	pytest
 
 test-fast: setup ## the tests without the slow ones (real commands, dvc repro, the network): for everyday work
