@@ -5,8 +5,8 @@ DVC remote `ssh://<user>@127.0.0.1:<port>/<tmp>/remote` (dvc-ssh). A git copy of
 small one-epoch MLP variants and real Fashion-MNIST capped to 3,000 training images is machine A; its
 git remote `origin` is a bare repository; fresh clones of it are machines B and C. A runs the pipeline
 and pushes data, models and the run-cache; B pulls and has nothing to run; A's run-cache reaches B, and a
-change that A already ran should be restored from it on B instead of trained (xfail: dvc.yaml's train has
-a plain `cache: false` output, which keeps DVC from caching its runs); experiments that A and B push at
+change that A already ran should be restored from it on B instead of trained (xfail: the run-cache
+push lacks the stage's `cache: false` reports, see the test); experiments that A and B push at
 the same time both reach C. An unreachable remote and a wrong key are errors that name the problem, and the
 next push works once they are fixed.
 """
@@ -224,13 +224,14 @@ def _run_cache(root: Path) -> set[str]:
 @pytest.fixture(scope="module")
 def rerun(machines) -> SimpleNamespace:
     """CHANGE run on A and pushed with its run-cache; then B's `dvc pull --run-cache` and the same
-    `dvc exp run` on B (its output). Both workspaces are back on main's afterwards."""
+    `dvc exp run --pull` on B (its output; `--pull` fetches the outputs of a run found in the run-cache).
+    Both workspaces are back on main's afterwards."""
     a, b = machines.a, machines.b
     ran = _dvc(a, "exp", "run", "-S", CHANGE)
     _dvc(a, "push", "--run-cache")
     _dvc(b, "pull", "--run-cache")
     pulled = _run_cache(b)
-    restored = _dvc(b, "exp", "run", "-S", CHANGE)
+    restored = _dvc(b, "exp", "run", "--pull", "-S", CHANGE)  # --pull: the outputs a cached run names
     result = SimpleNamespace(ran=_output(ran), pushed=_run_cache(a), pulled=pulled, restored=_output(restored))
     result.same = _digests(b) == _digests(a)
     for root in (a, b):  # back to main's workspace for the next tests
@@ -247,9 +248,9 @@ def test_the_run_cache_pushed_from_one_machine_reaches_another(rerun):
 
 @pytest.mark.xfail(
     strict=True,
-    reason="DVC saves no run-cache entry for a stage with a plain `cache: false` output (not a metric or plot): "
-    "train's reports/variants/<v>/training.json (so train reruns, and evaluate and export after it), "
-    "preprocess's summary.json and compare's comparison.json/.md; declared under `metrics:` they would be",
+    reason="DVC 3.67 records the run (dvc.yaml declares the uncached reports as metrics) and `dvc push --run-cache` "
+    "sends the entry, but not the objects of its `cache: false` outputs: B's `dvc exp run --pull` reports "
+    "reports/variants/mlp/training.json missing from the remote and retrains",
 )
 def test_a_change_run_on_one_machine_is_restored_from_the_run_cache_on_another(rerun):
     print(rerun.restored)
