@@ -165,6 +165,35 @@ def edit_params(root: Path, edit: Callable[[dict], None]) -> None:
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
 
+# The small pipeline of the tests that run many stages on real data: two one-epoch MLPs on 3,000 images.
+SMALL_VARIANTS = ("mlp", "mlp_dropout")
+SMALL_HIDDEN_UNITS = 16
+
+
+def small_pipeline(params: dict) -> None:
+    """Edit params.yaml's values into SMALL_VARIANTS' small pipeline (for `edit_params`)."""
+    params["data"]["limit"] = 3000
+    params["variants"] = {
+        name: dict(params["variants"][name], epochs=1, hidden_units=[SMALL_HIDDEN_UNITS]) for name in SMALL_VARIANTS
+    }
+    params["gate"]["min_test_accuracy_by_variant"] = {}
+    params["export"].update(representative_images=100, latency_runs=20)
+
+
+def wait_for_queue(root: Path, experiments, seconds: float = 1800) -> dict[str, str]:
+    """Wait until every named queued experiment has finished; each one's status in `dvc queue status`
+    (Success, Failed). `seconds` only keeps a hung queue from blocking the suite."""
+    deadline = time.monotonic() + seconds
+    while True:
+        lines = run_command(["dvc", "queue", "status"], root).stdout.splitlines()
+        statuses = {w[1]: w[-1] for line in lines if len(w := line.split()) >= 3 and w[1] in experiments}
+        if len(statuses) == len(experiments) and not {"Queued", "Running"} & set(statuses.values()):
+            return statuses
+        if time.monotonic() > deadline:
+            pytest.fail(f"the queue did not finish within {seconds} s: {statuses}")
+        time.sleep(5)
+
+
 def free_port() -> int:
     """A local port nothing listens on (the OS's pick, released at once)."""
     with socket.socket() as probe:

@@ -5,11 +5,19 @@ one-epoch MLP variants and real Fashion-MNIST capped to 3,000 training images. E
 must succeed and log to the repository's own `mlflow.db`, once per variant and stage.
 """
 
-import time
 from pathlib import Path
 
 import pytest
-from conftest import copy_project, edit_params, init_git, run_command
+from conftest import (
+    SMALL_HIDDEN_UNITS,
+    SMALL_VARIANTS,
+    copy_project,
+    edit_params,
+    init_git,
+    run_command,
+    small_pipeline,
+    wait_for_queue,
+)
 from mlflow import MlflowClient
 
 from pipeline.paths import SYSTEM_DATA_DIR
@@ -17,35 +25,10 @@ from pipeline.paths import SYSTEM_DATA_DIR
 pytestmark = pytest.mark.slow  # queued `dvc exp run` experiments, run for real
 
 DATASET = str(SYSTEM_DATA_DIR)
-VARIANTS = ("mlp", "mlp_dropout")
+VARIANTS = SMALL_VARIANTS
 EXPERIMENTS = {"wide-mlp": ("mlp", 24), "wide-mlp-dropout": ("mlp_dropout", 24)}  # name: the variant widened
-HIDDEN_UNITS = 16
+HIDDEN_UNITS = SMALL_HIDDEN_UNITS
 GIVE_UP_SECONDS = 1800  # only so that a hung queue fails the test instead of blocking the suite
-
-
-def _tiny(params: dict) -> None:
-    params["data"]["limit"] = 3000
-    params["variants"] = {
-        name: dict(params["variants"][name], epochs=1, hidden_units=[HIDDEN_UNITS]) for name in VARIANTS
-    }
-    params["gate"]["min_test_accuracy_by_variant"] = {}
-    params["export"].update(representative_images=100, latency_runs=20)
-
-
-def _statuses(root: Path) -> dict[str, str]:
-    """Each queued experiment's status in `dvc queue status` (Queued, Running, Success, Failed)."""
-    lines = run_command(["dvc", "queue", "status"], root).stdout.splitlines()
-    return {words[1]: words[-1] for line in lines if len(words := line.split()) >= 3 and words[1] in EXPERIMENTS}
-
-
-def _wait_for_the_queue(root: Path) -> dict[str, str]:
-    deadline = time.monotonic() + GIVE_UP_SECONDS
-    while time.monotonic() < deadline:
-        statuses = _statuses(root)
-        if len(statuses) == len(EXPERIMENTS) and not {"Queued", "Running"} & set(statuses.values()):
-            return statuses
-        time.sleep(5)
-    pytest.fail(f"the queue did not finish within {GIVE_UP_SECONDS} s: {_statuses(root)}")
 
 
 @pytest.fixture(scope="module")
@@ -53,14 +36,14 @@ def queue_run(tmp_path_factory) -> tuple[Path, dict[str, str], dict[str, str]]:
     """The project after two queued experiments ran two at a time: its root, each experiment's status
     and its log (`dvc queue logs`)."""
     root = copy_project(tmp_path_factory.mktemp("project")).resolve()
-    edit_params(root, _tiny)
+    edit_params(root, small_pipeline)
     init_git(root)
     for name, (variant, units) in EXPERIMENTS.items():
         change = f"variants.{variant}.hidden_units=[{units}]"
         run_command(["dvc", "exp", "run", "--queue", "-S", change, "--name", name], root, FASHION_MNIST_DIR=DATASET)
     try:
         run_command(["dvc", "queue", "start", "--jobs", "2"], root, FASHION_MNIST_DIR=DATASET)
-        statuses = _wait_for_the_queue(root)
+        statuses = wait_for_queue(root, EXPERIMENTS, GIVE_UP_SECONDS)
     finally:
         run_command(["dvc", "queue", "stop", "--kill"], root, check=False)
     logs = {name: run_command(["dvc", "queue", "logs", name], root, check=False).stdout for name in EXPERIMENTS}

@@ -23,7 +23,18 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from conftest import command_env, copy_project, edit_params, free_port, init_git, run_command, stop_process_group
+from conftest import (
+    SMALL_HIDDEN_UNITS,
+    SMALL_VARIANTS,
+    command_env,
+    copy_project,
+    edit_params,
+    free_port,
+    init_git,
+    run_command,
+    small_pipeline,
+    stop_process_group,
+)
 
 from pipeline.paths import SYSTEM_DATA_DIR
 
@@ -31,23 +42,14 @@ pytestmark = pytest.mark.slow  # a real sshd, `dvc repro`, `dvc exp run` and pus
 
 SSHD = Path("/usr/sbin/sshd")
 DATASET = str(SYSTEM_DATA_DIR)
-VARIANTS = ("mlp", "mlp_dropout")
-HIDDEN_UNITS = 16
+VARIANTS = SMALL_VARIANTS
+HIDDEN_UNITS = SMALL_HIDDEN_UNITS
 CHANGE = "variants.mlp.hidden_units=[24]"  # run on A, then restored from the run-cache on B
 EXPERIMENTS = {"exp-a": "variants.mlp_dropout.hidden_units=[8]", "exp-b": "variants.mlp_dropout.hidden_units=[12]"}
 COMPARED = ("models", "reports", "data/prepared")  # every file under these must be the same on A and B
 SSHD_START_SECONDS = 30
 GIT = ["git", "-c", "user.name=test", "-c", "user.email=test@example.com"]
 ENV = {"FASHION_MNIST_DIR": DATASET, "SSH_AUTH_SOCK": ""}  # no agent: only the configured key is offered
-
-
-def _tiny(params: dict) -> None:
-    params["data"]["limit"] = 3000
-    params["variants"] = {
-        name: dict(params["variants"][name], epochs=1, hidden_units=[HIDDEN_UNITS]) for name in VARIANTS
-    }
-    params["gate"]["min_test_accuracy_by_variant"] = {}
-    params["export"].update(representative_images=100, latency_runs=20)
 
 
 def _pgrep(pattern: str) -> list[str]:
@@ -188,7 +190,7 @@ def machines(sshd, tmp_path_factory) -> SimpleNamespace:
     origin = base / "origin.git"
     run_command(["git", "init", "-q", "--bare", "-b", "main", str(origin)], base)
     a = copy_project(base / "a")
-    edit_params(a, _tiny)
+    edit_params(a, small_pipeline)
     init_git(a)
     run_command(["git", "branch", "-M", "main"], a)
     run_command(["git", "remote", "add", "origin", str(origin)], a)

@@ -22,14 +22,18 @@ from pathlib import Path
 import pytest
 from conftest import (
     REPOSITORY,
+    SMALL_HIDDEN_UNITS,
+    SMALL_VARIANTS,
     command_env,
     copy_project,
     edit_params,
     free_port,
     init_git,
     run_command,
+    small_pipeline,
     stop_process_group,
     wait_for,
+    wait_for_queue,
 )
 from mlflow import MlflowClient
 
@@ -39,20 +43,11 @@ pytestmark = pytest.mark.slow  # real PostgreSQL and `mlflow server` processes, 
 
 SCRIPT = REPOSITORY / "scripts" / "tracking_server.py"
 DATASET = str(SYSTEM_DATA_DIR)
-VARIANTS = ("mlp", "mlp_dropout")
-HIDDEN_UNITS = 16
+VARIANTS = SMALL_VARIANTS
+HIDDEN_UNITS = SMALL_HIDDEN_UNITS
 EXPERIMENTS = {"wide": 24, "narrow": 8}  # name: both variants' hidden units (none is the main run's: no run cache)
 GIVE_UP_SECONDS = 1800  # only so that a hung queue fails the test instead of blocking the suite
 METRICS = ("train_seconds", "test_accuracy", "tflite.float32.accuracy")  # train, evaluate, export
-
-
-def _tiny(params: dict) -> None:
-    params["data"]["limit"] = 3000
-    params["variants"] = {
-        name: dict(params["variants"][name], epochs=1, hidden_units=[HIDDEN_UNITS]) for name in VARIANTS
-    }
-    params["gate"]["min_test_accuracy_by_variant"] = {}
-    params["export"].update(representative_images=100, latency_runs=20)
 
 
 def _pgrep(pattern: str, *options: str) -> list[str]:
@@ -127,23 +122,12 @@ def server():
         assert not survivors, f"still running after the tracking server stopped: {survivors}"
 
 
-def _wait_for_the_queue(root: Path) -> dict[str, str]:
-    deadline = time.monotonic() + GIVE_UP_SECONDS
-    while time.monotonic() < deadline:
-        lines = run_command(["dvc", "queue", "status"], root).stdout.splitlines()
-        statuses = {w[1]: w[-1] for line in lines if len(w := line.split()) >= 3 and w[1] in EXPERIMENTS}
-        if len(statuses) == len(EXPERIMENTS) and not {"Queued", "Running"} & set(statuses.values()):
-            return statuses
-        time.sleep(5)
-    pytest.fail(f"the queue did not finish within {GIVE_UP_SECONDS} s: {statuses}")
-
-
 @pytest.fixture(scope="module")
 def logged(server, tmp_path_factory) -> Path:
     """A git copy of the project after `dvc repro` and two queued experiments run two at a time, all
     logged to the server; its root."""
     root = copy_project(tmp_path_factory.mktemp("project")).resolve()
-    edit_params(root, _tiny)
+    edit_params(root, small_pipeline)
     init_git(root)
     env = {"FASHION_MNIST_DIR": DATASET, "MLFLOW_TRACKING_URI": server.uri}
     run_command(["dvc", "repro"], root, **env)
@@ -152,7 +136,7 @@ def logged(server, tmp_path_factory) -> Path:
         run_command(["dvc", "exp", "run", "--queue", *changes, "--name", name], root, **env)
     try:
         run_command(["dvc", "queue", "start", "--jobs", "2"], root, **env)
-        statuses = _wait_for_the_queue(root)
+        statuses = wait_for_queue(root, EXPERIMENTS, GIVE_UP_SECONDS)
     finally:
         run_command(["dvc", "queue", "stop", "--kill"], root, check=False)
     logs = {name: run_command(["dvc", "queue", "logs", name], root, check=False).stdout for name in EXPERIMENTS}
@@ -212,7 +196,7 @@ def test_a_stage_fails_in_one_line_while_the_database_is_down_and_runs_once_it_i
     from scripts.tracking_server import postgres_bindir, start_cluster, stop_cluster
 
     root = copy_project(tmp_path)
-    edit_params(root, _tiny)
+    edit_params(root, small_pipeline)
     for stage in ("fetch", "preprocess"):
         run_command([sys.executable, "-m", f"pipeline.{stage}"], root, FASHION_MNIST_DIR=DATASET)
     train = [sys.executable, "-m", "pipeline.train", "mlp"]
@@ -244,7 +228,7 @@ def test_a_stage_fails_in_one_line_while_the_database_is_down_and_runs_once_it_i
 
 def test_a_server_that_goes_down_mid_training_stops_the_stage_in_one_line_and_no_run_stays_running(server, tmp_path):
     root = copy_project(tmp_path)
-    edit_params(root, lambda params: (_tiny(params), params["variants"]["mlp"].update(epochs=100)))
+    edit_params(root, lambda params: (small_pipeline(params), params["variants"]["mlp"].update(epochs=100)))
     for stage in ("fetch", "preprocess"):
         run_command([sys.executable, "-m", f"pipeline.{stage}"], root, FASHION_MNIST_DIR=DATASET)
     train = [sys.executable, "-m", "pipeline.train", "mlp"]
