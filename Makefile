@@ -9,7 +9,7 @@ DATASET_DIR := /usr/share/datasets/fashion-mnist
 export PATH := $(BIN):$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup dataset postgresql openssh-server repro test test-fast gate serve tracking-server ui-screenshots \
+.PHONY: help setup dataset postgresql openssh-server repro test test-fast gate push serve tracking-server ui-screenshots \
 	bench bench-tflite lint clean
 
 help: ## list the targets
@@ -101,6 +101,9 @@ SERVE_PORT ?= 5001
 
 serve: setup ## serve the registry's champion on http://127.0.0.1:5001 (POST /invocations, see the README)
 	mlflow models serve -m "models:/$(REGISTERED_MODEL)@champion" --env-manager local --host 127.0.0.1 --port $(SERVE_PORT)
+
+push: setup ## dvc push --run-cache, plus the run-cache's reports DVC leaves out (another machine restores, not retrains)
+	python scripts/push_run_cache.py
 
 TRACKING_SERVER_ARGS ?=
 

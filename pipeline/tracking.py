@@ -180,7 +180,12 @@ def _experiment_id(name: str) -> str:
         location = None
         if mlflow.get_tracking_uri().startswith("sqlite:"):
             location = (repository_root() / ARTIFACTS_DIR).as_uri()
-        return mlflow.create_experiment(name, artifact_location=location)
+        try:
+            return mlflow.create_experiment(name, artifact_location=location)
+        except MlflowException as error:  # another machine created it meanwhile (a shared server)
+            if error.error_code != "RESOURCE_ALREADY_EXISTS" or not (found := mlflow.get_experiment_by_name(name)):
+                raise
+            return found.experiment_id
 
 
 def git_commit() -> str:

@@ -4,11 +4,11 @@ A real OpenSSH `sshd` on a free loopback port, with a throwaway host key and cli
 DVC remote `ssh://<user>@127.0.0.1:<port>/<tmp>/remote` (dvc-ssh). A git copy of the project with two
 small one-epoch MLP variants and real Fashion-MNIST capped to 3,000 training images is machine A; its
 git remote `origin` is a bare repository; fresh clones of it are machines B and C. A runs the pipeline
-and pushes data, models and the run-cache; B pulls and has nothing to run; A's run-cache reaches B, and a
-change that A already ran should be restored from it on B instead of trained (xfail: the run-cache
-push lacks the stage's `cache: false` reports, see the test); experiments that A and B push at
-the same time both reach C. An unreachable remote and a wrong key are errors that name the problem, and the
-next push works once they are fixed.
+and pushes data, models and the run-cache (`make push`: scripts/push_run_cache.py); B pulls and has
+nothing to run; A's run-cache reaches B, and a change that A already ran is restored from it on B
+instead of trained; experiments that A and B run at the same time, logging to one tracking server
+(PostgreSQL), and push at the same time, all reach C and the server. An unreachable remote and a
+wrong key are errors that name the problem, and the next push works once they are fixed.
 """
 
 import contextlib
@@ -18,12 +18,14 @@ import json
 import os
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 from conftest import (
+    REPOSITORY,
     SMALL_HIDDEN_UNITS,
     SMALL_VARIANTS,
     command_env,
@@ -35,12 +37,15 @@ from conftest import (
     small_pipeline,
     stop_process_group,
 )
+from mlflow import MlflowClient
+from servers import running, tracking_server
 
 from pipeline.paths import SYSTEM_DATA_DIR
 
 pytestmark = pytest.mark.slow  # a real sshd, `dvc repro`, `dvc exp run` and pushes over SSH
 
 SSHD = Path("/usr/sbin/sshd")
+PUSH = REPOSITORY / "scripts" / "push_run_cache.py"
 DATASET = str(SYSTEM_DATA_DIR)
 VARIANTS = SMALL_VARIANTS
 HIDDEN_UNITS = SMALL_HIDDEN_UNITS
@@ -50,17 +55,6 @@ COMPARED = ("models", "reports", "data/prepared")  # every file under these must
 SSHD_START_SECONDS = 30
 GIT = ["git", "-c", "user.name=test", "-c", "user.email=test@example.com"]
 ENV = {"FASHION_MNIST_DIR": DATASET, "SSH_AUTH_SOCK": ""}  # no agent: only the configured key is offered
-
-
-def _pgrep(pattern: str) -> list[str]:
-    """`pgrep -af`'s lines for the processes that still run (a zombie, exited but not yet reaped, does not)."""
-    result = subprocess.run(["pgrep", "-af", pattern], capture_output=True, text=True)
-    running = []
-    for line in result.stdout.splitlines():
-        with contextlib.suppress(OSError):  # gone meanwhile
-            if Path(f"/proc/{line.split()[0]}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
-                running.append(line)
-    return running
 
 
 def _children(pid: int) -> list[int]:
@@ -138,7 +132,7 @@ class Sshd:
         self.process = None
 
     def survivors(self) -> list[str]:
-        return _pgrep(str(self.config))
+        return running(str(self.config), "-f")
 
 
 @pytest.fixture(scope="module")
@@ -166,6 +160,11 @@ def _clone(origin: Path, root: Path, sshd: Sshd) -> Path:
     run_command(["git", "clone", "-q", str(origin), str(root)], root.parent)
     _dvc(root, "remote", "modify", "--local", "team", "keyfile", str(sshd.key))
     return root
+
+
+def _push(root: Path) -> str:
+    """`make push` on `root`: `dvc push --run-cache` and the run-cache's reports DVC leaves out."""
+    return run_command([sys.executable, str(PUSH), "--remote", "team"], root, **ENV).stdout
 
 
 def _digests(root: Path) -> dict[str, str]:
@@ -197,7 +196,7 @@ def machines(sshd, tmp_path_factory) -> SimpleNamespace:
     _dvc(a, "remote", "add", "-d", "-f", "team", sshd.url)  # -f: whatever .dvc/config named team
     _dvc(a, "remote", "modify", "--local", "team", "keyfile", str(sshd.key))
     _dvc(a, "repro")
-    _dvc(a, "push", "--run-cache")
+    _push(a)
     run_command(["git", "add", "-A"], a)  # dvc.lock, .dvc/config, the metrics files, the .gitignore files
     run_command([*GIT, "commit", "-qm", "pipeline run, pushed to the team remote"], a)
     run_command(["git", "push", "-q", "-u", "origin", "main"], a)
@@ -230,7 +229,7 @@ def rerun(machines) -> SimpleNamespace:
     Both workspaces are back on main's afterwards."""
     a, b = machines.a, machines.b
     ran = _dvc(a, "exp", "run", "-S", CHANGE)
-    _dvc(a, "push", "--run-cache")
+    _push(a)
     _dvc(b, "pull", "--run-cache")
     pulled = _run_cache(b)
     restored = _dvc(b, "exp", "run", "--pull", "-S", CHANGE)  # --pull: the outputs a cached run names
@@ -248,12 +247,6 @@ def test_the_run_cache_pushed_from_one_machine_reaches_another(rerun):
     assert rerun.pushed and rerun.pushed <= rerun.pulled
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="DVC 3.67 records the run (dvc.yaml declares the uncached reports as metrics) and `dvc push --run-cache` "
-    "sends the entry, but not the objects of its `cache: false` outputs: B's `dvc exp run --pull` reports "
-    "reports/variants/mlp/training.json missing from the remote and retrains",
-)
 def test_a_change_run_on_one_machine_is_restored_from_the_run_cache_on_another(rerun):
     print(rerun.restored)
     for stage in ("train@mlp", "evaluate@mlp", "export@mlp"):
@@ -263,9 +256,14 @@ def test_a_change_run_on_one_machine_is_restored_from_the_run_cache_on_another(r
     assert rerun.same  # the same model, metrics and reports as A's run
 
 
-def _started(root: Path, *args: str) -> subprocess.Popen:
+def _started(root: Path, *args: str, **environment: str) -> subprocess.Popen:
     return subprocess.Popen(
-        ["dvc", *args], cwd=root, env=command_env(**ENV), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        ["dvc", *args],
+        cwd=root,
+        env=command_env(**ENV, **environment),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
 
 
@@ -275,14 +273,32 @@ def _finished(process: subprocess.Popen) -> str:
     return output
 
 
-def test_experiments_pushed_from_two_machines_at_once_both_reach_a_third(machines, sshd):
+@pytest.fixture(scope="module")
+def server():
+    """The team's tracking server (PostgreSQL and `mlflow server`, scripts/tracking_server.py)."""
+    with tracking_server() as running_server:
+        yield running_server
+
+
+def _experiment_runs(uri: str) -> dict[str, list]:
+    """The server's runs, by the DVC experiment they were logged from."""
+    client = MlflowClient(tracking_uri=uri)
+    runs = client.search_runs([client.get_experiment_by_name("fashion-mnist").experiment_id])
+    found = {}
+    for run in runs:
+        found.setdefault(run.data.tags.get("dvc_experiment"), []).append(run)
+    return found
+
+
+def test_experiments_run_on_two_machines_at_once_reach_a_third_and_the_tracking_server(machines, sshd, server):
     a, b = machines.a, machines.b
     runs = [
-        _started(root, "exp", "run", "-S", change, "--name", name)
+        _started(root, "exp", "run", "-S", change, "--name", name, MLFLOW_TRACKING_URI=server.uri)
         for root, (name, change) in zip((a, b), EXPERIMENTS.items())
     ]
     for run in runs:
         _finished(run)
+    # Both push their experiment (git refs to origin, files to the DVC remote) at the same time.
     pushes = [_started(root, "exp", "push", "origin", name) for root, name in zip((a, b), EXPERIMENTS)]
     for push in pushes:
         _finished(push)
@@ -297,6 +313,7 @@ def test_experiments_pushed_from_two_machines_at_once_both_reach_a_third(machine
         for revision in experiment["revs"]
     }
     assert set(EXPERIMENTS) <= set(experiments), experiments.keys()
+    logged = _experiment_runs(server.uri)
     for name, change in EXPERIMENTS.items():
         data = experiments[name]
         units = change.split("=")[1]
@@ -304,6 +321,12 @@ def test_experiments_pushed_from_two_machines_at_once_both_reach_a_third(machine
         assert variants["mlp_dropout"]["hidden_units"] == json.loads(units), name
         metrics = data["metrics"]["reports/variants/mlp_dropout/metrics.json"]["data"]
         assert 0.1 < metrics["test_accuracy"] <= 1, name
+        # The server has the experiment's runs (only the changed variant and compare ran), finished,
+        # with the metric C sees.
+        ran = {run.info.run_name: run for run in logged.get(name, [])}
+        assert sorted(ran) == ["comparison", "mlp_dropout"], (name, sorted(ran))
+        assert {run.info.status for run in ran.values()} == {"FINISHED"}, name
+        assert ran["mlp_dropout"].data.metrics["test_accuracy"] == pytest.approx(metrics["test_accuracy"]), name
 
     # The data each pushed is whole on the remote: C checks out exp-b's model as B made it.
     expected = _digests(b)

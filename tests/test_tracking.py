@@ -64,6 +64,24 @@ def test_the_model_train_logged_is_recorded_for_the_later_stages(store, tmp_path
         assert (resumed.run_id, resumed.model_id) == (run.run_id, "m-123")
 
 
+def test_an_experiment_another_machine_creates_meanwhile_is_used_not_an_error(store, tmp_path, monkeypatch):
+    # Two machines' first stages on a new shared server: both look the experiment up, find none, and
+    # create it; the second create is refused (RESOURCE_ALREADY_EXISTS) and must take the first's.
+    mlflow.set_tracking_uri(store)
+    theirs = mlflow.create_experiment("test-exp")
+    looked_up, lookups = mlflow.get_experiment_by_name, []
+
+    def lookup(name):  # the first lookup ran before the other machine's create landed
+        lookups.append(name)
+        return None if len(lookups) == 1 else looked_up(name)
+
+    monkeypatch.setattr(mlflow, "get_experiment_by_name", lookup)
+    with tracking.variant_run("cnn", tmp_path / "mlflow_run.json", "test-exp", new=True, tags={}) as run:
+        pass
+    assert run.experiment_id == theirs
+    assert len(mlflow.search_experiments(filter_string="name = 'test-exp'")) == 1
+
+
 def _dead_pid() -> int:
     process = subprocess.Popen(["true"])
     process.wait()

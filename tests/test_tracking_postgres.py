@@ -7,21 +7,17 @@ Fashion-MNIST capped to 3,000 training images logs to it, only MLFLOW_TRACKING_U
 server's database and artifact store, and still be there after both servers restart.
 """
 
-import contextlib
 import json
 import os
 import re
-import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import pytest
 from conftest import (
-    REPOSITORY,
     SMALL_HIDDEN_UNITS,
     SMALL_VARIANTS,
     command_env,
@@ -31,17 +27,15 @@ from conftest import (
     init_git,
     run_command,
     small_pipeline,
-    stop_process_group,
-    wait_for,
     wait_for_queue,
 )
 from mlflow import MlflowClient
+from servers import TRACKING_SERVER, tracking_server
 
 from pipeline.paths import SYSTEM_DATA_DIR
 
 pytestmark = pytest.mark.slow  # real PostgreSQL and `mlflow server` processes, `dvc repro` and a queue
 
-SCRIPT = REPOSITORY / "scripts" / "tracking_server.py"
 DATASET = str(SYSTEM_DATA_DIR)
 VARIANTS = SMALL_VARIANTS
 HIDDEN_UNITS = SMALL_HIDDEN_UNITS
@@ -50,76 +44,10 @@ GIVE_UP_SECONDS = 1800  # only so that a hung queue fails the test instead of bl
 METRICS = ("train_seconds", "test_accuracy", "tflite.float32.accuracy")  # train, evaluate, export
 
 
-def _pgrep(pattern: str, *options: str) -> list[str]:
-    """`pgrep -a`'s lines for the processes that still run (a zombie, exited but not yet reaped, does not)."""
-    result = subprocess.run(["pgrep", "-a", *options, pattern], capture_output=True, text=True)
-    running = []
-    for line in result.stdout.splitlines():
-        with contextlib.suppress(OSError):  # gone meanwhile
-            if Path(f"/proc/{line.split()[0]}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
-                running.append(line)
-    return running
-
-
-class TrackingServer:
-    """scripts/tracking_server.py as a user runs it, in a process group of its own, on free loopback ports."""
-
-    def __init__(self, directory: Path) -> None:
-        self.directory, self.process, self.starts, self.mlflow_groups = directory, None, 0, []
-
-    @property
-    def artifacts(self) -> Path:
-        return self.directory / "artifacts"
-
-    def start(self) -> None:
-        self.port, self.db_port, self.starts = free_port(), free_port(), self.starts + 1
-        self.log = self.directory / f"start-{self.starts}.log"
-        command = [sys.executable, str(SCRIPT), "start", "--dir", str(self.directory)]
-        command += ["--port", str(self.port), "--db-port", str(self.db_port)]
-        with self.log.open("w") as output:
-            self.process = subprocess.Popen(
-                command, env=command_env(), stdout=output, stderr=subprocess.STDOUT, start_new_session=True
-            )
-        self.uri = f"http://127.0.0.1:{self.port}"
-        wait_for(f"{self.uri}/health", self.process, self.log)
-        self.mlflow_groups.append((self.directory / "mlflow.pid").read_text().strip())
-        deadline = time.monotonic() + 10
-        while f"export MLFLOW_TRACKING_URI={self.uri}\n" not in self.log.read_text():  # printed once it answers
-            assert time.monotonic() < deadline, self.log.read_text()
-            time.sleep(0.2)
-
-    def stop(self) -> None:
-        """SIGTERM to its process group, as a user's Ctrl-C; then `stop`, for what a start killed after 10 s left."""
-        if self.process is not None:
-            stop_process_group(self.process)
-        subprocess.run([sys.executable, str(SCRIPT), "stop", "--dir", str(self.directory)], capture_output=True)
-
-    def survivors(self) -> list[str]:
-        """Every process still running that belongs to it: PostgreSQL's (its data directory is on their
-        command line) and the mlflow server's process groups (uvicorn, job runners)."""
-        found = _pgrep(str(self.directory), "-f")
-        for group in self.mlflow_groups:
-            found += _pgrep(".", "-g", group)
-        return found
-
-
 @pytest.fixture(scope="module")
 def server():
-    """The running tracking server. Its directory is one the `postgres` user can reach (pytest's own
-    temporary directories are private to root), removed at the end with everything in it."""
-    directory = Path(tempfile.mkdtemp(prefix="tracking-server-"))
-    directory.chmod(0o755)
-    tracking = TrackingServer(directory)
-    try:
-        tracking.start()
-        yield tracking
-    finally:
-        tracking.stop()
-        survivors = tracking.survivors()
-        for line in survivors:
-            subprocess.run(["kill", "-9", line.split()[0]], capture_output=True)
-        shutil.rmtree(directory, ignore_errors=True)
-        assert not survivors, f"still running after the tracking server stopped: {survivors}"
+    with tracking_server() as running_server:
+        yield running_server
 
 
 @pytest.fixture(scope="module")
@@ -192,16 +120,25 @@ def test_every_run_lands_once_on_the_server_and_outlives_a_restart(server, logge
     assert "creating a PostgreSQL cluster" not in server.log.read_text()  # reused
 
 
-def test_a_stage_fails_in_one_line_while_the_database_is_down_and_runs_once_it_is_back(server, tmp_path):
-    from scripts.tracking_server import postgres_bindir, start_cluster, stop_cluster
+def _stop_database(server) -> None:
+    from scripts.tracking_server import postgres_bindir, stop_cluster
 
+    assert stop_cluster(postgres_bindir(), server.directory / "pgdata")
+
+
+def _start_database(server) -> None:
+    from scripts.tracking_server import postgres_bindir, start_cluster
+
+    start_cluster(postgres_bindir(), server.directory / "pgdata", server.db_port)
+
+
+def test_a_stage_fails_in_one_line_while_the_database_is_down_and_runs_once_it_is_back(server, tmp_path):
     root = copy_project(tmp_path)
     edit_params(root, small_pipeline)
     for stage in ("fetch", "preprocess"):
         run_command([sys.executable, "-m", f"pipeline.{stage}"], root, FASHION_MNIST_DIR=DATASET)
     train = [sys.executable, "-m", "pipeline.train", "mlp"]
-    bindir, pgdata = postgres_bindir(), server.directory / "pgdata"
-    assert stop_cluster(bindir, pgdata)  # the mlflow server stays up
+    _stop_database(server)  # the mlflow server stays up
     try:
         started = time.monotonic()
         down = run_command(train, root, check=False, MLFLOW_TRACKING_URI=server.uri)
@@ -210,7 +147,7 @@ def test_a_stage_fails_in_one_line_while_the_database_is_down_and_runs_once_it_i
         outputs = (root / "models" / "mlp", root / "reports" / "variants" / "mlp", root / "mlflow.db")
         written = [str(path.relative_to(root)) for path in outputs if path.exists()]
     finally:
-        start_cluster(bindir, pgdata, server.db_port)
+        _start_database(server)
     run_command(train, root, MLFLOW_TRACKING_URI=server.uri)  # once the database is back
     recorded = json.loads((root / "models" / "mlp" / "mlflow_run.json").read_text())
     assert MlflowClient(tracking_uri=server.uri).get_run(recorded["run_id"]).info.status == "FINISHED"
@@ -226,7 +163,19 @@ def test_a_stage_fails_in_one_line_while_the_database_is_down_and_runs_once_it_i
     ), line
 
 
-def test_a_server_that_goes_down_mid_training_stops_the_stage_in_one_line_and_no_run_stays_running(server, tmp_path):
+# What goes away mid-training, and how it comes back: the server with its database (then restarted, on
+# new ports), or the database alone under a running server.
+OUTAGES = {
+    "server": (lambda server: server.stop(), lambda server: server.start()),
+    "database": (_stop_database, _start_database),
+}
+
+
+@pytest.mark.parametrize("outage", OUTAGES)
+def test_a_server_or_database_that_goes_down_mid_training_stops_the_stage_in_one_line_and_no_run_stays_running(
+    server, tmp_path, outage
+):
+    stop, start = OUTAGES[outage]
     root = copy_project(tmp_path)
     edit_params(root, lambda params: (small_pipeline(params), params["variants"]["mlp"].update(epochs=100)))
     for stage in ("fetch", "preprocess"):
@@ -239,14 +188,15 @@ def test_a_server_that_goes_down_mid_training_stops_the_stage_in_one_line_and_no
             if line.startswith("Epoch"):
                 break
         started = time.monotonic()
-        server.stop()  # the server and its database go away mid-run...
+        stop(server)  # goes away mid-run...
         _, stderr = process.communicate(timeout=300)
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
-        server.start()  # ...and come back (on new ports)
-    print(f"train with the server gone: exit {process.returncode} {time.monotonic() - started:.1f} s after it went")
+        start(server)  # ...and comes back
+    print(f"train with the {outage} gone: exit {process.returncode} {time.monotonic() - started:.1f} s after it went")
+    print(stderr)
     old_uri = env["MLFLOW_TRACKING_URI"]
     assert process.returncode == 2
     (line,) = stderr.splitlines()
@@ -264,7 +214,7 @@ def test_a_server_that_goes_down_mid_training_stops_the_stage_in_one_line_and_no
 
 
 def test_a_taken_port_or_an_unreachable_directory_is_one_line(tmp_path):
-    start = [sys.executable, str(SCRIPT), "start", "--dir", str(tmp_path / "server")]
+    start = [sys.executable, str(TRACKING_SERVER), "start", "--dir", str(tmp_path / "server")]
     taken = free_port()
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", taken))

@@ -1,0 +1,89 @@
+"""Real servers that tests start on free loopback ports and always stop: the team's tracking server
+(scripts/tracking_server.py: PostgreSQL and `mlflow server`), and what finds their processes."""
+
+import contextlib
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from conftest import REPOSITORY, command_env, free_port, stop_process_group, wait_for
+
+TRACKING_SERVER = REPOSITORY / "scripts" / "tracking_server.py"
+
+
+def running(pattern: str, *options: str) -> list[str]:
+    """`pgrep -a`'s lines for the processes that still run (a zombie, exited but not yet reaped, does not)."""
+    result = subprocess.run(["pgrep", "-a", *options, pattern], capture_output=True, text=True)
+    found = []
+    for line in result.stdout.splitlines():
+        with contextlib.suppress(OSError):  # gone meanwhile
+            if Path(f"/proc/{line.split()[0]}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+                found.append(line)
+    return found
+
+
+class TrackingServer:
+    """scripts/tracking_server.py as a user runs it, in a process group of its own, on free loopback ports."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory, self.process, self.starts, self.mlflow_groups = directory, None, 0, []
+
+    @property
+    def artifacts(self) -> Path:
+        return self.directory / "artifacts"
+
+    def start(self) -> None:
+        self.port, self.db_port, self.starts = free_port(), free_port(), self.starts + 1
+        self.log = self.directory / f"start-{self.starts}.log"
+        command = [sys.executable, str(TRACKING_SERVER), "start", "--dir", str(self.directory)]
+        command += ["--port", str(self.port), "--db-port", str(self.db_port)]
+        with self.log.open("w") as output:
+            self.process = subprocess.Popen(
+                command, env=command_env(), stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        self.uri = f"http://127.0.0.1:{self.port}"
+        wait_for(f"{self.uri}/health", self.process, self.log)
+        self.mlflow_groups.append((self.directory / "mlflow.pid").read_text().strip())
+        deadline = time.monotonic() + 10
+        while f"export MLFLOW_TRACKING_URI={self.uri}\n" not in self.log.read_text():  # printed once it answers
+            assert time.monotonic() < deadline, self.log.read_text()
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        """SIGTERM to its process group, as a user's Ctrl-C; then `stop`, for what a start killed after 10 s left."""
+        if self.process is not None:
+            stop_process_group(self.process)
+        stop = [sys.executable, str(TRACKING_SERVER), "stop", "--dir", str(self.directory)]
+        subprocess.run(stop, capture_output=True)
+
+    def survivors(self) -> list[str]:
+        """Every process still running that belongs to it: PostgreSQL's (its data directory is on their
+        command line) and the mlflow server's process groups (uvicorn, job runners)."""
+        found = running(str(self.directory), "-f")
+        for group in self.mlflow_groups:
+            found += running(".", "-g", group)
+        return found
+
+
+@contextlib.contextmanager
+def tracking_server() -> Iterator[TrackingServer]:
+    """A running tracking server, stopped at the end with every process it started (the test fails
+    if one survives). Its directory is one the `postgres` user can reach (pytest's own temporary
+    directories are private to root), removed at the end with everything in it."""
+    directory = Path(tempfile.mkdtemp(prefix="tracking-server-"))
+    directory.chmod(0o755)
+    server = TrackingServer(directory)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+        survivors = server.survivors()
+        for line in survivors:
+            subprocess.run(["kill", "-9", line.split()[0]], capture_output=True)
+        shutil.rmtree(directory, ignore_errors=True)
+        assert not survivors, f"still running after the tracking server stopped: {survivors}"
