@@ -15,7 +15,10 @@ pulled from elsewhere, whose files were never fetched here, are not counted as f
 """
 
 import argparse
+import contextlib
+import logging
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from dvc.exceptions import DvcException
@@ -35,15 +38,43 @@ def local_objects(repo: Repo, entries: list[tuple[str, str]]) -> set:
     return {hash_info for hash_info in named if cache.exists(hash_info.value)}
 
 
+@contextlib.contextmanager
+def dvc_errors() -> Iterator[list[str]]:
+    """The error lines DVC and its libraries log (one per file they failed to send), collected
+    instead of printed, so that a failure is one line; their warnings are printed as they come."""
+    errors: list[str] = []
+
+    def collect(record: logging.LogRecord) -> None:
+        if record.levelno >= logging.ERROR:
+            errors.append(record.getMessage())
+        else:
+            print(f"warning: {record.getMessage()}", file=sys.stderr)
+
+    collector = logging.Handler(logging.WARNING)
+    collector.emit = collect
+    # DVC gives its own and its libraries' loggers console handlers when it is imported.
+    loggers = [logging.getLogger(name) for name in ("dvc", "dvc_objects", "dvc_data")]
+    saved = [(logger, logger.handlers[:]) for logger in loggers]
+    for logger in loggers:
+        logger.handlers = [handler for handler in logger.handlers if handler.level < logging.WARNING]
+        logger.handlers.append(collector)
+    try:
+        yield errors
+    finally:
+        for logger, handlers in saved:
+            logger.handlers = handlers
+
+
 def push(remote: str | None, jobs: int | None) -> str:
     """What was pushed, as one line."""
-    with Repo() as repo:  # the repository the current directory is in
+    with dvc_errors() as errors, Repo() as repo:  # the repository the current directory is in
         pushed = repo.push(run_cache=True, remote=remote, jobs=jobs)
         entries = run_cache_entries(repo)
         objects = local_objects(repo, entries)
         result = repo.cloud.push(objects, jobs=jobs, remote=remote)
-    if result.failed:
-        raise DvcException(f"{len(result.failed)} of the run-cache's files could not be pushed: rerun make push")
+    if result.failed or errors:
+        first = errors[0] if errors else f"{len(result.failed)} of the run-cache's files"
+        raise DvcException(f"some files could not be pushed ({first}): rerun make push")
     return (
         f"pushed {pushed} files and run-cache entries, then {len(result.transferred)} of the "
         f"{len(objects)} files the {len(entries)} run-cache entries name (the rest were on the remote)"
@@ -57,8 +88,14 @@ def main() -> None:
     args = parser.parse_args()
     try:
         print(push(args.remote, args.jobs))
-    except DvcException as error:
+    except DvcException as error:  # no remote configured, files that failed: DVC's own words
         sys.exit(f"error: {str(error).splitlines()[0]}")
+    except Exception as error:  # the remote's filesystem (unreachable host, refused key) raises its own errors
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        sys.exit(
+            f"error: the DVC remote failed: {reason}: check its address and your key "
+            "(dvc remote list; dvc remote modify --local NAME keyfile PATH), then rerun make push"
+        )
 
 
 if __name__ == "__main__":

@@ -341,6 +341,17 @@ def _error(result: subprocess.CompletedProcess) -> str:
     return "\n".join(line for line in _output(result).splitlines() if line.startswith("ERROR"))
 
 
+def _push_error(root: Path) -> str:
+    """`make push`'s one line, when it fails."""
+    result = run_command([sys.executable, str(PUSH)], root, check=False, **ENV)
+    assert result.returncode == 1, _output(result)
+    assert len(result.stderr.splitlines()) == 1, result.stderr
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("error: the DVC remote failed: ")
+    assert line.endswith("(dvc remote list; dvc remote modify --local NAME keyfile PATH), then rerun make push")
+    return line
+
+
 def test_an_unreachable_remote_or_a_wrong_key_fails_naming_it_and_the_next_push_works(machines, sshd):
     a = machines.a
     d = _clone(machines.origin, machines.base / "d", sshd)  # nothing in its cache: a pull must reach the remote
@@ -349,8 +360,9 @@ def test_an_unreachable_remote_or_a_wrong_key_fails_naming_it_and_the_next_push_
 
     for root in (a, d):
         _dvc(root, "remote", "modify", "--local", "team", "keyfile", str(sshd.wrong_key))
-    for error in (_error(_dvc(a, "push", check=False)), _error(_dvc(d, "pull", check=False))):
-        assert f"Permission denied for user {getpass.getuser()} on host 127.0.0.1" in error
+    denied = f"Permission denied for user {getpass.getuser()} on host 127.0.0.1"
+    for error in (_error(_dvc(a, "push", check=False)), _error(_dvc(d, "pull", check=False)), _push_error(a)):
+        assert denied in error
     for root in (a, d):
         _dvc(root, "remote", "modify", "--local", "team", "keyfile", str(sshd.key))
     assert "1 file pushed" in _output(_dvc(a, "push"))
@@ -360,10 +372,11 @@ def test_an_unreachable_remote_or_a_wrong_key_fails_naming_it_and_the_next_push_
     sshd.stop()
     try:
         pushed, pulled = _error(_dvc(a, "push", check=False)), _error(_dvc(d, "pull", check=False))
+        made = _push_error(a)
     finally:
         sshd.start()
     refused = f"Connect call failed ('127.0.0.1', {sshd.port})"
-    assert refused in pushed
+    assert refused in pushed and refused in made
     assert refused in pulled and "failed to connect to ssh" in pulled
     assert "1 file pushed" in _output(_dvc(a, "push"))
     _dvc(d, "pull")
