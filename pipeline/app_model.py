@@ -21,8 +21,8 @@ the int8 file aborted in LiteRT on SELECT_V2. A model trained on a folder of ima
 size, or on RGB, takes RGB at its own size: grey conversion only if it was trained on grey
 images, and no inversion (that is Fashion-MNIST's convention alone, as in images.prepare_for).
 
-Two files are made: float32 and full-integer int8 (uint8 input with scale 1 and zero point 0,
-so the pixels are exact; float32 scores), the int8 one calibrated on training images half of
+Two files are made: float32 and full-integer int8 (the uint8 pixels taken as they are and cast
+inside, so none is lost; float32 scores), the int8 one calibrated on training images half of
 them inverted, so both branches of the background test are seen. `choose_flavour` keeps int8 when
 its accuracy drop stays within a bound, measured by MediaPipe itself (`measure_app`).
 
@@ -41,6 +41,7 @@ or 3.13 wheels, protobuf < 4.
 import contextlib
 import importlib.util
 import io
+import json
 import sys
 import tempfile
 import types
@@ -182,17 +183,40 @@ def _metadata_version_stand_in() -> Iterator[None]:
             sys.modules.pop(name, None)
 
 
+def _metadata_modules() -> types.SimpleNamespace:
+    """MediaPipe's metadata module and writers, imported with the stand-in where it is needed."""
+    with _metadata_version_stand_in(), quiet_native_logs():
+        from mediapipe.tasks.python.metadata import metadata
+        from mediapipe.tasks.python.metadata.metadata_writers import image_classifier, metadata_writer
+    return types.SimpleNamespace(metadata=metadata, image_classifier=image_classifier, writer=metadata_writer)
+
+
 def with_metadata(content: bytes, class_names: tuple[str, ...]) -> bytes:
     """The file with MediaPipe's image-classifier metadata: the class names (as `labels.txt`) in output
     order and normalization mean 0, std 1 (the graph takes raw pixels)."""
-    with _metadata_version_stand_in(), quiet_native_logs():
-        from mediapipe.tasks.python.metadata.metadata_writers import image_classifier, metadata_writer
+    modules = _metadata_modules()
+    image_classifier, metadata_writer = modules.image_classifier, modules.writer
     labels = metadata_writer.Labels().add(list(class_names))
     try:
         writer = image_classifier.MetadataWriter.create(bytearray(content), [0.0], [1.0], labels)
         return bytes(writer.populate()[0])
     except ValueError as error:
         raise PipelineError(f"cannot write the app flavour's metadata: {error}".splitlines()[0]) from error
+
+
+def read_metadata(content: bytes) -> dict:
+    """The file's metadata as MediaPipe reads it, `{"metadata": <its JSON>, "labels": [class names]}`, or a
+    PipelineError when it has none."""
+    metadata = _metadata_modules().metadata
+    try:
+        displayer = metadata.MetadataDisplayer.with_model_buffer(bytearray(content))
+    except ValueError as error:
+        raise PipelineError(f"the file has no MediaPipe metadata: {error}".splitlines()[0]) from error
+    labels = [
+        displayer.get_associated_file_buffer(name).decode().splitlines()
+        for name in displayer.get_packed_associated_file_list()
+    ]
+    return {"metadata": json.loads(displayer.get_metadata_json()), "labels": labels[0] if labels else []}
 
 
 def as_rgb(images: np.ndarray, size: tuple[int, int]) -> np.ndarray:

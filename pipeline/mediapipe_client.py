@@ -54,8 +54,9 @@ with _without_tensorflow_docs(), quiet_native_logs():
 
 # MediaPipe's messages for files it refuses, and the fix each needs.
 _REFUSALS = {
-    "NormalizationOptions": "has no normalization metadata: write it with `app_model.with_metadata`",
+    "NormalizationOptions": "takes float pixels but has no normalization metadata: add it (app_model.with_metadata)",
     "not a valid Flatbuffer": "is not a TensorFlow Lite model: export it again (dvc repro)",
+    "4D tensors": "takes no RGB images [1, height, width, 3]: give MediaPipe the app flavour, model_app.tflite",
 }
 
 
@@ -138,8 +139,11 @@ def classify(model: bytes | Path, images: np.ndarray, source: str | None = None)
 
 
 def category_names(model: bytes | Path, image: np.ndarray, source: str | None = None) -> list[str]:
-    """The class names MediaPipe reads from the file's label metadata, in label order ('' where it has none)."""
+    """The class names MediaPipe reads from the file's label metadata, in label order."""
     with open_classifier(model, source) as classifier:
         result = _classify_one(classifier, check_rgb(image[None])[0])
     categories = sorted(result.classifications[0].categories, key=lambda category: category.index)
-    return [category.category_name or "" for category in categories]
+    names = [category.category_name or "" for category in categories]
+    if not any(names):
+        raise PipelineError(f"{source or 'the model'} has no label metadata: write it with app_model.with_metadata")
+    return names
