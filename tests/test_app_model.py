@@ -139,18 +139,21 @@ def test_int8_is_chosen_only_within_the_accuracy_bound():
 
 @pytest.mark.slow  # both files on both sets
 def test_measure_app_reports_each_file_on_each_set_and_the_choice(app_files, real_data, keras_logits):
-    images, labels = real_data.test_images[:200], real_data.test_labels[:200]
-    sets = app_model.app_test_sets(images, SIZE, seed=0, photo_size=256)
-    report = app_model.measure_app(app_files, sets, labels, keras_logits[:200], max_int8_drop=0.01)
+    test = real_data.test_images[:200], real_data.test_labels[:200]
+    report = app_model.measure_app(app_files, test, keras_logits[:200], max_int8_drop=0.01, seed=0, chunk=120)
+    sets = ("rgb", "photo_like")
     accuracies = {f: {name: report[f][name]["accuracy"] for name in sets} for f in app_model.APP_FLAVOURS}
     assert (report["flavour"], report["reason"]) == app_model.choose_flavour(*accuracies.values(), 0.01)
     for flavour in app_model.APP_FLAVOURS:
         assert report[flavour]["size_bytes"] == len(app_files[flavour])
-        for name in ("rgb", "photo_like"):
+        for name in sets:
             measured = report[flavour][name]
             assert set(measured) == {"accuracy", "top1_agreement", "latency_ms_median", "latency_ms_p95", "seconds"}
             assert 0 < measured["latency_ms_median"] <= measured["latency_ms_p95"]
     assert report["int8"]["size_bytes"] < 0.5 * report["float32"]["size_bytes"]
+    # Made and run in chunks, the same as all at once.
+    scores = classify(app_files["float32"], app_model.as_rgb(test[0], SIZE))
+    assert report["float32"]["rgb"]["accuracy"] == pytest.approx((scores.argmax(1) == test[1]).mean(), abs=1e-6)
 
 
 def test_the_input_size_of_a_fashion_mnist_model_must_be_a_multiple_of_28():
