@@ -3,9 +3,10 @@ app runs on an app-flavour `.tflite` file (`pipeline/app_model.py` makes it).
 
 It takes uint8 RGB images of any size (MediaPipe resizes them to the model's input) and returns every
 class's score in label order, sorted back from MediaPipe's best-first categories by their index.
-MediaPipe's refusals (no normalization metadata, not a flatbuffer) become one PipelineError line
-naming the fix. A grey or RGBA image is refused here, before MediaPipe sees it: it answers a
-GRAY8 image with a size mismatch and the classifier is broken for every later image.
+MediaPipe's refusals (not a flatbuffer, not an RGB-image model such as our grey 28×28 files, float
+input without normalization metadata) become one PipelineError line naming the fix. A grey or RGBA
+image is refused here, before MediaPipe sees it: it answers a GRAY8 image with a size mismatch, and
+the classifier is broken for every later image.
 
 MediaPipe has no thread-count option: its CPU delegate picks its own. This module needs numpy and
 mediapipe only; it keeps MediaPipe's optional TensorFlow import (for its docs decorators alone,

@@ -95,6 +95,14 @@ def test_a_dark_garment_on_light_gets_the_class_of_its_light_on_dark_original(ap
     assert (original == inverted).mean() >= 0.98
 
 
+@pytest.mark.parametrize("flavour", app_model.APP_FLAVOURS)
+def test_a_garment_on_grey_paper_gets_the_class_of_its_original(app_files, flavour, real_data):
+    images = real_data.test_images[:300]
+    original = classify(app_files[flavour], app_model.as_rgb(images, SIZE)).argmax(1)
+    on_grey = np.round((255 - images) * (190 / 255)).astype(np.uint8)  # white paper at 190, garment darker
+    assert (classify(app_files[flavour], app_model.as_rgb(on_grey, SIZE)).argmax(1) == original).mean() >= 0.95
+
+
 @pytest.mark.slow  # JPEG round trips of 300 photos
 def test_photo_like_images_are_classified_almost_as_well_as_the_originals(app_files, real_data, keras_logits):
     images, labels = real_data.test_images[:300], real_data.test_labels[:300]
