@@ -70,6 +70,7 @@ WHITE = 255.0
 LIGHT_LEVEL = 128.0  # a border pixel at least this bright counts as light background
 MIN_PARSER_VERSION = "1.0.0"
 NOISE_LEVELS = 5  # photo_like's sensor noise
+PAPER_LEVELS = (170, 255)  # the grey levels of the paper that int8 calibration puts garments on
 LATENCY_WARMUP = 10  # first calls of a new classifier, left out of the latency
 PHOTO_SIZE = 320  # photo_like's side: not the input size, so MediaPipe resizes them as it does camera frames
 MEASURE_CHUNK = 500  # test images made into RGB at once while measuring (about 230 MB)
@@ -274,12 +275,15 @@ def photo_like(images: np.ndarray, size: int, seed: int, quality: int = 75) -> n
 
 
 def calibration_images(images: np.ndarray, count: int, seed: int, size: tuple[int, int]) -> np.ndarray:
-    """A seeded sample of training images as the app flavour's RGB input, every other one inverted (dark on
-    light) for a Fashion-MNIST-style model, so int8 calibration sees both sides of the background test."""
-    chosen = np.sort(np.random.default_rng(seed).choice(len(images), size=min(count, len(images)), replace=False))
+    """A seeded sample of training images as the app flavour's RGB input. For a Fashion-MNIST-style model
+    every other one is dark on light paper of a random grey level (PAPER_LEVELS), so int8 calibration sees
+    both sides of the background test and the stretch's whole range."""
+    rng = np.random.default_rng(seed)
+    chosen = np.sort(rng.choice(len(images), size=min(count, len(images)), replace=False))
     sample = np.asarray(images[chosen], np.uint8).copy()
     if sample.ndim == 3 and fashion_style(sample.shape[1:]):
-        sample[1::2] = 255 - sample[1::2]
+        paper = rng.uniform(*PAPER_LEVELS, size=(len(sample[1::2]), 1, 1))
+        sample[1::2] = np.round((255 - sample[1::2]) * (paper / 255)).astype(np.uint8)
     return as_rgb(sample, size)
 
 

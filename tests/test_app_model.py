@@ -129,11 +129,14 @@ def test_as_rgb_repeats_each_pixel_into_a_block_in_three_channels(real_data):
     np.testing.assert_array_equal(rgb[:, 1::2, 2::3, 0], images)
 
 
-def test_calibration_images_are_half_inverted_for_a_fashion_mnist_model(real_data):
-    sample = app_model.calibration_images(real_data.train_images, count=10, seed=0, size=(28, 28))
-    assert sample.shape == (10, 28, 28, 3)
+def test_calibration_images_are_half_dark_on_grey_or_white_paper_for_a_fashion_mnist_model(real_data):
+    sample = app_model.calibration_images(real_data.train_images, count=40, seed=0, size=(28, 28))
+    assert sample.shape == (40, 28, 28, 3)
     corners = sample[:, 0, 0, 0].astype(int)
-    assert (corners[1::2] > 200).all() and (corners[::2] < 50).all()
+    assert (corners[::2] < 50).all()
+    low, high = app_model.PAPER_LEVELS
+    assert (corners[1::2] >= low - 1).all() and (corners[1::2] <= high).all()
+    assert corners[1::2].max() - corners[1::2].min() > 40  # papers of many greys
 
 
 def test_int8_is_chosen_only_within_the_accuracy_bound():
