@@ -71,15 +71,19 @@ def _refusal(source: str, error: Exception) -> PipelineError:
     return PipelineError(f"MediaPipe cannot use {source}: {first_line}")
 
 
+def _named(model: bytes | Path, source: str | None) -> str:
+    """What errors call the model: `source`, else its path, else "the model"."""
+    return source or (str(model) if isinstance(model, Path | str) else "the model")
+
+
 def open_classifier(model: bytes | Path, source: str | None = None) -> ImageClassifier:
     """An ImageClassifier (image mode, CPU, every category) on a file's content or path."""
+    source = _named(model, source)
     if isinstance(model, Path | str):
-        source = source or str(model)
         try:
             model = Path(model).read_bytes()
         except OSError as error:
             raise PipelineError(f"cannot read {source}: {error.strerror}") from error
-    source = source or "the model"
     if not model:
         raise PipelineError(f"{source} is empty, not a TensorFlow Lite model")
     options = ImageClassifierOptions(
@@ -117,20 +121,32 @@ def _classify_one(classifier: ImageClassifier, pixels: np.ndarray):
     return classifier.classify(Image(image_format=ImageFormat.SRGB, data=pixels))
 
 
+@contextlib.contextmanager
+def _running(model: bytes | Path, source: str | None) -> Iterator[ImageClassifier]:
+    """An open classifier, MediaPipe's native log lines silenced meanwhile (a failed call prints a stack
+    trace), its refusals as PipelineErrors, closed at the end: after a failed call its close fails too."""
+    classifier = open_classifier(model, source)
+    try:
+        with quiet_native_logs():
+            yield classifier
+    except _MEDIAPIPE_ERRORS as error:
+        raise _refusal(_named(model, source), error) from error
+    finally:
+        with contextlib.suppress(*_MEDIAPIPE_ERRORS):
+            classifier.close()
+
+
 def classify_timed(model: bytes | Path, images: np.ndarray, source: str | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Every class's score (N, classes) in label order and the seconds each image took in MediaPipe (its
     own resizing included), one image at a time as an app's camera frames arrive."""
     images = check_rgb(images)
     scores, seconds = [], np.zeros(len(images))
-    with open_classifier(model, source) as classifier:
-        try:
-            for index, pixels in enumerate(images):
-                start = time.perf_counter()
-                result = _classify_one(classifier, pixels)
-                seconds[index] = time.perf_counter() - start
-                scores.append(_scores(result))
-        except _MEDIAPIPE_ERRORS as error:
-            raise _refusal(source or "the model", error) from error
+    with _running(model, source) as classifier:
+        for index, pixels in enumerate(images):
+            start = time.perf_counter()
+            result = _classify_one(classifier, pixels)
+            seconds[index] = time.perf_counter() - start
+            scores.append(_scores(result))
     return np.stack(scores), seconds
 
 
@@ -141,10 +157,10 @@ def classify(model: bytes | Path, images: np.ndarray, source: str | None = None)
 
 def category_names(model: bytes | Path, image: np.ndarray, source: str | None = None) -> list[str]:
     """The class names MediaPipe reads from the file's label metadata, in label order."""
-    with open_classifier(model, source) as classifier:
+    with _running(model, source) as classifier:
         result = _classify_one(classifier, check_rgb(image[None])[0])
     categories = sorted(result.classifications[0].categories, key=lambda category: category.index)
     names = [category.category_name or "" for category in categories]
     if not any(names):
-        raise PipelineError(f"{source or 'the model'} has no label metadata: write it with app_model.with_metadata")
+        raise PipelineError(f"{_named(model, source)} has no label metadata: write it with app_model.with_metadata")
     return names
