@@ -55,6 +55,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from pipeline import litert
 from pipeline.errors import PipelineError
 from pipeline.frameworks import keras, tf
 from pipeline.images import FASHION_MNIST_INPUT_SHAPES
@@ -64,7 +65,7 @@ from pipeline.native_logs import quiet_native_logs
 
 APP_FLAVOURS = ("float32", "int8")
 DEFAULT_INPUT_SIZE = 224  # MediaPipe's usual classifier input, and 8 × 28
-SIGNATURE, INPUT_NAME, OUTPUT_NAME = "serving_default", "image", "scores"
+SIGNATURE, INPUT_NAME, OUTPUT_NAME = litert.SIGNATURE, litert.APP_INPUT_NAME, litert.APP_OUTPUT_NAME
 GREY_WEIGHTS = (0.299, 0.587, 0.114)
 WHITE = 255.0
 LIGHT_LEVEL = 128.0  # a border pixel at least this bright counts as light background

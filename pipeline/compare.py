@@ -64,6 +64,7 @@ def variant_row(name: str, spec: config.VariantParams) -> dict:
     row |= {"tflite_accuracy": tflite["float32"]["accuracy"], "tflite_size_bytes": tflite["float32"]["size_bytes"]}
     row["on_device"] = {flavour: tflite[flavour] for flavour in TFLITE_FLAVOURS}
     row["keras_predict_latency_ms_median"] = tflite["keras_predict_latency_ms_median"]
+    row["app"] = tflite["app"]
     return row
 
 
@@ -81,6 +82,42 @@ def device_table(rows: list[dict], threads: int, throughput_batch: int) -> str:
         f"\nLatency: one image per call through the `serving_default` signature runner, median and 95th percentile; "
         f"images/s at batch {throughput_batch}; LiteRT with {threads} threads. Keras predict: `model.predict` on "
         "one image.\n"
+    )
+    return "\n".join(lines) + "\n" + note
+
+
+def _app_cells(set_report: dict | None) -> list[str]:
+    if set_report is None:  # an image folder's model has no photo-like set
+        return ["", ""]
+    return [f"{set_report['accuracy']:.4f}", f"{set_report['top1_agreement']:.2%}"]
+
+
+def app_model_builds(app: dict) -> list[str]:
+    """The builds an app report measured (float32, int8)."""
+    return [key for key, value in app.items() if isinstance(value, dict) and "size_bytes" in value]
+
+
+def app_table(rows: list[dict], app_params: config.AppParams) -> str:
+    """Each variant's app flavour, `model_app.tflite`, as MediaPipe's ImageClassifier ran it: both of its
+    builds, the shipped one first."""
+    header = ["variant", "build", "shipped", "bytes", "RGB acc", "RGB agreement", "photo acc", "photo agreement"]
+    header += ["ms/image", "p95 ms"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in rows:
+        app = row["app"]
+        for build in sorted(app_model_builds(app), key=lambda build: build != app["flavour"]):
+            measured = app[build]
+            cells = [row["variant"], build, "✓" if build == app["flavour"] else "", f"{measured['size_bytes']:,}"]
+            cells += _app_cells(measured["rgb"]) + _app_cells(measured.get("photo_like"))
+            cells += [f"{measured['rgb']['latency_ms_median']:.2f}", f"{measured['rgb']['latency_ms_p95']:.2f}"]
+            lines.append("| " + " | ".join(cells) + " |")
+    count = rows[0]["app"]["test_images"] if rows else 0
+    note = (
+        f"\nMediaPipe 1.2.2's ImageClassifier on {count:,} test images: as RGB images (each pixel a block, "
+        f"{app_params.input_size}×{app_params.input_size}), and photo-like (dark on light, "
+        f"{app_params.photo_size}×{app_params.photo_size}, tinted, noisy, JPEG). Agreement: top-1 against "
+        "Keras on the original images. Latency: one RGB image per call. The shipped build is int8 when it "
+        "stays within `export.app.max_int8_accuracy_drop` of float32 on both sets.\n"
     )
     return "\n".join(lines) + "\n" + note
 
@@ -165,7 +202,8 @@ def main() -> None:
     devices = device_table(rows, params.threads, params.export.throughput_batch)
     report = (
         f"# Variant comparison\n\nBest by `{metric}`: **{best}** ★\n\n{table}\n{machines_line(rows)}\n\n"
-        f"## On device (LiteRT)\n\n{devices}"
+        f"## On device (LiteRT)\n\n{devices}\n## In an app (MediaPipe ImageClassifier, `model_app.tflite`)\n\n"
+        f"{app_table(rows, params.export.app)}"
     )
     with signals_deferred():  # Ctrl-C from here on: the comparison is finished (and shown) first, then the stage exits
         registered, runs_url = save_outputs(rows, best, metric, figure, report, params)

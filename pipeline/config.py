@@ -138,12 +138,32 @@ class TrackingParams:
 
 
 @dataclass(frozen=True)
+class AppParams:
+    """The app flavour, `model_app.tflite` (pipeline/app_model.py), and how MediaPipe measures it."""
+
+    input_size: int = 224  # the side of the RGB images it takes (MediaPipe resizes camera frames to it)
+    photo_size: int = 320  # the side of the photo-like test images
+    calibration_images: int = 300  # training images that calibrate its int8 build
+    max_int8_accuracy_drop: float = 0.005  # int8 is shipped when it loses at most this against float32
+    test_images: int | None = None  # test images MediaPipe classifies per set; null: all of them
+
+    def __post_init__(self) -> None:
+        key = "export.app"
+        require(self.input_size >= 28, f"{key}.input_size", "must be at least 28")
+        require(self.photo_size >= 28, f"{key}.photo_size", "must be at least 28")
+        require(self.calibration_images >= 10, f"{key}.calibration_images", "must be at least 10")
+        require(0 <= self.max_int8_accuracy_drop <= 1, f"{key}.max_int8_accuracy_drop", "must be between 0 and 1")
+        require(self.test_images is None or self.test_images >= 20, f"{key}.test_images", "must be null or >= 20")
+
+
+@dataclass(frozen=True)
 class ExportParams:
     """How the exported `.tflite` files are calibrated and measured."""
 
     representative_images: int = 500  # training images that calibrate the int8 file's activations
     latency_runs: int = 200  # single-image calls timed per file (median and p95)
     throughput_batch: int = 256  # the batch size images/s is measured at
+    app: AppParams = AppParams()
 
     def __post_init__(self) -> None:
         require(self.representative_images >= 10, "export.representative_images", "must be at least 10")
@@ -172,6 +192,7 @@ class GateParams:
     min_tflite_agreement: float = 0.999
     max_tflite_size_bytes: int = 5_000_000
     max_int8_size_ratio: float = 0.3
+    max_app_accuracy_drop: float = 0.005
     max_regression: float = 0.005
 
     def __post_init__(self) -> None:
@@ -180,7 +201,12 @@ class GateParams:
         }
         for key, value in bounds.items():
             require(0 <= value <= 1, f"gate.{key}", "must be an accuracy between 0 and 1")
-        for key in ("max_tflite_accuracy_drop", "max_quantized_accuracy_drop", "min_tflite_agreement"):
+        for key in (
+            "max_tflite_accuracy_drop",
+            "max_quantized_accuracy_drop",
+            "max_app_accuracy_drop",
+            "min_tflite_agreement",
+        ):
             require(0 <= getattr(self, key) <= 1, f"gate.{key}", "must be between 0 and 1")
         require(0 < self.max_int8_size_ratio <= 1, "gate.max_int8_size_ratio", "must be in (0, 1]")
         require(self.max_tflite_size_bytes > 0, "gate.max_tflite_size_bytes", "must be positive")

@@ -7,9 +7,17 @@ taking `pixels` (the dataset's image shape) and returning `logits`, so
 `Interpreter.get_signature_runner()` works. Beside them, `labels.txt` names the classes, one a
 line in output order, as TFLite apps ship it.
 
+The app flavour, `model_app.tflite` (pipeline/app_model.py), is what an app hands MediaPipe's
+ImageClassifier: uint8 RGB in, the preparation and softmax inside, the labels and normalization in
+its metadata; int8 when MediaPipe measures it within `export.app.max_int8_accuracy_drop` of its
+float32 build, else float32.
+
 For each file, on the whole test set: accuracy, top-1 agreement with Keras, largest
 probability difference, size, single-image latency (median, p95) and throughput at a larger batch, all with
 `threads` threads. They land in `reports/variants/<variant>/tflite.json` and in MLflow.
+The app flavour is measured by MediaPipe itself on the test set as RGB images and as photo-like
+ones (dark on light, larger, tinted, JPEG): accuracy, agreement with Keras, size, latency, under
+`app` in the same file.
 """
 
 import contextlib
@@ -25,7 +33,7 @@ if __name__ == "__main__":  # a mistyped params.yaml fails now, not after Tensor
 
 import numpy as np
 
-from pipeline import config, litert, tracking
+from pipeline import app_model, config, litert, tracking
 from pipeline.artifacts import load_split, staged_outputs, write_bytes, write_json, write_text
 from pipeline.dataset import load_dataset_info
 from pipeline.errors import PipelineError
@@ -141,20 +149,65 @@ def measure_all(name: str, params: config.Params, model: keras.Model, contents: 
     return report, formats
 
 
+def app_flavour(model: keras.Model, class_names: tuple[str, ...], train_images, test, params: config.Params) -> tuple:
+    """`model_app.tflite`'s contents (the flavour MediaPipe measured fit to ship) and its report: both
+    builds measured by MediaPipe on the first `export.app.test_images` test images, and the drop of the
+    shipped one's accuracy on them as RGB images against Keras's."""
+    app = params.export.app
+    size = app_model.app_input_size(model.input_shape[1:], app.input_size)
+    calibration = app_model.calibration_images(train_images, app.calibration_images, params.seed, size)
+    builds = {
+        "float32": app_model.build_app_model(model, app.input_size),
+        "int8": app_model.quantize_app_model(model, calibration, app.input_size),
+    }
+    contents = {flavour: app_model.with_metadata(content, class_names) for flavour, content in builds.items()}
+    images, labels = (part[: app.test_images] for part in test)
+    keras_logits = predict_logits(model, images)
+    report = app_model.measure_app(
+        contents,
+        (images, labels),
+        keras_logits,
+        app.max_int8_accuracy_drop,
+        params.seed,
+        app.input_size,
+        app.photo_size,
+    )
+    shipped = report[report["flavour"]]["rgb"]["accuracy"]
+    report |= {"test_images": len(labels), "accuracy_drop": round(accuracy(keras_logits, labels) - shipped, 6)}
+    return contents[report["flavour"]], report
+
+
 def save_outputs(
-    paths: VariantPaths, contents: dict[str, bytes], class_list: str, report: dict, run, test_dataset
+    paths: VariantPaths,
+    contents: dict[str, bytes],
+    app_content: bytes,
+    class_list: str,
+    report: dict,
+    run,
+    test_dataset,
 ) -> None:
     """Write the files, labels and report, log them to the open run (the measurements linked to its
     model and the test set), then put them in place together: the old outputs stay as they were
     until all the new ones are complete."""
     files = [paths.tflite(flavour) for flavour in contents]
-    with staged_outputs(*files, paths.labels, paths.tflite_metrics) as staged:
+    with staged_outputs(*files, paths.app_tflite, paths.labels, paths.tflite_metrics) as staged:
         for flavour, content in contents.items():
             write_bytes(staged[paths.tflite(flavour)], content)
+        write_bytes(staged[paths.app_tflite], app_content)
         write_text(staged[paths.labels], class_list)
         write_json(staged[paths.tflite_metrics], report)
         tracking.log_metrics({"tflite": report}, model_id=run.model_id, dataset=test_dataset)
         tracking.log_artifacts(*staged.values())
+
+
+def app_line(name: str, app: dict) -> str:
+    """E.g. `cnn app (int8, MediaPipe): accuracy 0.9315 RGB, 0.9174 photo-like, 441,305 bytes, 0.89 ms/image`."""
+    shipped = app[app["flavour"]]
+    photo = f", {shipped['photo_like']['accuracy']:.4f} photo-like" if "photo_like" in shipped else ""
+    return (
+        f"{name} app ({app['flavour']}, MediaPipe): accuracy {shipped['rgb']['accuracy']:.4f} RGB{photo}, "
+        f"{shipped['size_bytes']:,} bytes, {shipped['rgb']['latency_ms_median']:.2f} ms/image"
+    )
 
 
 def main() -> None:
@@ -171,13 +224,17 @@ def main() -> None:
         report, formats = measure_all(name, params, model, contents, test)
         tracking.log_params(formats)
         act_on_signal()
-        save_outputs(paths, contents, class_list, report, run, split_dataset("test", *test, dataset.name))
+        app_content, report["app"] = app_flavour(model, dataset.class_names, train_images, test, params)
+        tracking.log_params({"tflite.app.flavour": report["app"]["flavour"]})
+        act_on_signal()
+        save_outputs(paths, contents, app_content, class_list, report, run, split_dataset("test", *test, dataset.name))
     for flavour in contents:
         measured = report[flavour]
         print(
             f"{name} {flavour:>13}: accuracy {measured['accuracy']:.4f}, agreement {measured['top1_agreement']:.2%}, "
             f"{measured['size_bytes']:>9,} bytes, {measured['latency_ms_median']:.3f} ms/image"
         )
+    print(app_line(name, report["app"]))
 
 
 if __name__ == "__main__":

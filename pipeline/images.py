@@ -131,6 +131,15 @@ def prepare_for(image: Image.Image, input_shape: tuple[int, ...]) -> np.ndarray:
     return resize_image(image, tuple(input_shape))
 
 
+def app_pixels(image: Image.Image) -> np.ndarray:
+    """The picture as an app hands it to MediaPipe: uint8 RGB (height, width, 3), upright, transparent
+    parts on white. The app flavour's graph does the rest (pipeline/app_model.py)."""
+    image = _upright_on_white(image)
+    if image.mode in ("F", "I", "I;16"):  # grey levels of more than 8 bits, scaled to 0-255 above
+        image = image.convert("L")
+    return np.asarray(image.convert("RGB"), np.uint8)
+
+
 def open_image(path: Path) -> Image.Image:
     """One image file, decoded; a PipelineError naming the file if it is not a readable image."""
     try:

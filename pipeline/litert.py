@@ -22,6 +22,8 @@ with quiet_native_logs():
 SIGNATURE = "serving_default"
 INPUT_NAME = "pixels"
 OUTPUT_NAME = "logits"
+# The app flavour's signature (pipeline/app_model.py): one uint8 RGB `image` in, softmax `scores` out.
+APP_INPUT_NAME, APP_OUTPUT_NAME = "image", "scores"
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,17 @@ class TFLiteModel:
         if not content:
             raise PipelineError(f"{path} is empty, not a TensorFlow Lite model")
         return cls(content, threads, source=str(path))
+
+    @staticmethod
+    def is_app_flavour(path: Path) -> bool:
+        """Whether the file has the app flavour's signature (MediaPipe runs it, not this class); False for
+        any other file, unreadable ones included, which `load` then names."""
+        try:
+            with quiet_native_logs():
+                signatures = Interpreter(model_path=str(path)).get_signature_list()
+        except (OSError, ValueError, RuntimeError):
+            return False
+        return signatures.get(SIGNATURE) == {"inputs": [APP_INPUT_NAME], "outputs": [APP_OUTPUT_NAME]}
 
     def describe(self) -> dict[str, str]:
         """The input and output formats, as the README and MLflow state them."""

@@ -150,6 +150,14 @@ def classify_timed(model: bytes | Path, images: np.ndarray, source: str | None =
     return np.stack(scores), seconds
 
 
+def classify_pictures(model: bytes | Path, pictures: list[np.ndarray], source: str | None = None) -> np.ndarray:
+    """Every class's score (N, classes) in label order for pictures of any sizes (an app's photos), each
+    uint8 RGB (height, width, 3)."""
+    checked = [check_rgb(np.asarray(picture)[None])[0] for picture in pictures]
+    with _running(model, source) as classifier:
+        return np.stack([_scores(_classify_one(classifier, pixels)) for pixels in checked])
+
+
 def classify(model: bytes | Path, images: np.ndarray, source: str | None = None) -> np.ndarray:
     """Every class's score (N, classes) in label order, from MediaPipe's ImageClassifier."""
     return classify_timed(model, images, source)[0]

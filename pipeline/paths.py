@@ -59,6 +59,11 @@ class VariantPaths:
         return self.model_dir / f"model{suffix}.tflite"
 
     @property
+    def app_tflite(self) -> Path:
+        """The app flavour, for MediaPipe's ImageClassifier: RGB in, scores out, labels in its metadata."""
+        return self.model_dir / "model_app.tflite"
+
+    @property
     def history(self) -> Path:
         return self.reports_dir / "history.csv"
 

@@ -6,6 +6,10 @@ The model is a `.tflite` file (run with LiteRT: no TensorFlow import, fast) or a
 by default the best variant's float32 `.tflite`, as named in `reports/comparison.json`. The class
 names come from `labels.txt` beside the model (the export stage writes it), else from the prepared
 dataset (`data/prepared/dataset.json`), else they are Fashion-MNIST's.
+
+The app flavour, `model_app.tflite`, is run as an app runs it: each picture as RGB, as it is, through
+MediaPipe's ImageClassifier, which resizes it and whose graph prepares it; the class names are the
+ones in its metadata. So the answer is MediaPipe's for the same file.
 """
 
 import argparse
@@ -14,21 +18,34 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline import cli, config
+from pipeline import cli, config, litert
 from pipeline.classifier import default_model, load_model
-from pipeline.images import open_image, prepare_for
+from pipeline.images import app_pixels, open_image, prepare_for
 from pipeline.metrics import softmax
 from pipeline.paths import COMPARISON
 
 DEFAULT_TOP = 3
 
 
-def top_classes(logits: np.ndarray, top: int, class_names: tuple[str, ...]) -> list[list[tuple[str, float]]]:
+def top_probabilities(probabilities: np.ndarray, top: int, class_names) -> list[list[tuple[str, float]]]:
     """For each image, its `top` most probable classes (all, if there are fewer) with their
     probabilities, most probable first."""
-    probabilities = softmax(logits.astype(np.float64))
     best = np.argsort(-probabilities, axis=1, kind="stable")[:, :top]
     return [[(class_names[c], float(row[c])) for c in order] for row, order in zip(probabilities, best)]
+
+
+def top_classes(logits: np.ndarray, top: int, class_names: tuple[str, ...]) -> list[list[tuple[str, float]]]:
+    """`top_probabilities` of the softmax of `logits`."""
+    return top_probabilities(softmax(logits.astype(np.float64)), top, class_names)
+
+
+def app_predictions(model: Path, images: list, top: int) -> list[list[tuple[str, float]]]:
+    """What MediaPipe's ImageClassifier answers for each picture with the app flavour `model`."""
+    from pipeline import mediapipe_client  # MediaPipe loads only for the app flavour
+
+    pictures = [app_pixels(image) for image in images]
+    scores = mediapipe_client.classify_pictures(model, pictures)
+    return top_probabilities(scores, top, mediapipe_client.category_names(model, pictures[0]))
 
 
 def format_line(image: Path | str, predictions: list[tuple[str, float]]) -> str:
@@ -74,9 +91,12 @@ def main() -> None:
     args = _parse_args()
     model_path = args.model or default_model(COMPARISON["json"])
     images = [open_image(path) for path in args.images]  # a bad image fails before the model loads (seconds for .keras)
-    model = load_model(model_path, config.load_params().threads)
-    pixels = np.stack([prepare_for(image, model.input_shape) for image in images])
-    predictions = top_classes(model(pixels), args.top, model.class_names)
+    if litert.TFLiteModel.is_app_flavour(model_path):
+        predictions = app_predictions(model_path, images, args.top)
+    else:
+        model = load_model(model_path, config.load_params().threads)
+        pixels = np.stack([prepare_for(image, model.input_shape) for image in images])
+        predictions = top_classes(model(pixels), args.top, model.class_names)
     if args.json:
         print(as_json(model_path, args.images, predictions))
     else:

@@ -178,6 +178,7 @@ def small_pipeline(params: dict) -> None:
     }
     params["gate"]["min_test_accuracy_by_variant"] = {}
     params["export"].update(representative_images=100, latency_runs=20)
+    params["export"]["app"].update(calibration_images=50, test_images=200)  # MediaPipe: about 2 s a variant
 
 
 def wait_for_queue(root: Path, experiments, seconds: float = 1800) -> dict[str, str]:

@@ -3,7 +3,7 @@ import json
 import pytest
 
 from pipeline import config, paths
-from pipeline.compare import best_variant, device_table, machines_line, markdown_table, variant_row
+from pipeline.compare import app_table, best_variant, device_table, machines_line, markdown_table, variant_row
 from pipeline.errors import PipelineError
 from pipeline.paths import VariantPaths
 
@@ -62,6 +62,21 @@ ON_DEVICE = {
 }
 
 
+def _app_set(accuracy: float, agreement: float, ms: float) -> dict:
+    return {"accuracy": accuracy, "top1_agreement": agreement, "latency_ms_median": ms, "latency_ms_p95": 2 * ms}
+
+
+APP = {  # tflite.json's `app`, as export writes it
+    "flavour": "int8",
+    "reason": "int8's largest accuracy drop against float32 is 0.0010 (photo_like): within 0.005",
+    "max_int8_accuracy_drop": 0.005,
+    "float32": {"size_bytes": 1_697_361, "rgb": _app_set(0.915, 1.0, 0.73), "photo_like": _app_set(0.9184, 0.963, 0.7)},
+    "int8": {"size_bytes": 441_305, "rgb": _app_set(0.9145, 0.994, 0.89), "photo_like": _app_set(0.9174, 0.96, 0.8)},
+    "test_images": 10000,
+    "accuracy_drop": 0.0005,
+}
+
+
 def test_best_is_highest_accuracy_or_lowest_cost():
     assert best_variant(ROWS, "test_accuracy") == "cnn"
     assert best_variant(ROWS, "tflite_size_bytes") == "mlp"
@@ -96,7 +111,7 @@ def variant_reports(tmp_path, monkeypatch):
     metrics = {k: row[k] for k in ("val_accuracy", "test_accuracy", "test_loss", "train_test_gap")}
     variant.metrics.write_text(json.dumps(metrics | {"train_accuracy": 0.95}))
     variant.tflite_metrics.write_text(
-        json.dumps(ON_DEVICE | {"keras_accuracy": 0.915, "keras_predict_latency_ms_median": 41.5})
+        json.dumps(ON_DEVICE | {"keras_accuracy": 0.915, "keras_predict_latency_ms_median": 41.5, "app": APP})
     )
     return variant
 
@@ -115,6 +130,18 @@ def test_device_table_lists_every_file_of_every_variant(variant_reports):
     assert lines[2] == "| cnn | float32 | 0.9150 | 100.00% | 1,691,300 | 100% | 0.033 | 0.035 | 33,382 | 41.5 |"
     assert lines[5].startswith("| cnn | int8 | 0.9127 | 99.61% | 433,224 | 26% |")
     assert "2 threads" in lines[-1] and "batch 256" in lines[-1]
+
+
+def test_app_table_shows_both_builds_of_the_app_flavour_the_shipped_one_first(variant_reports):
+    row = variant_row("cnn", config.VariantParams(model="cnn", dropout=0.3))
+    lines = app_table([row], config.AppParams()).splitlines()
+    assert lines[0] == (
+        "| variant | build | shipped | bytes | RGB acc | RGB agreement | photo acc | photo agreement "
+        "| ms/image | p95 ms |"
+    )
+    assert lines[2] == "| cnn | int8 | ✓ | 441,305 | 0.9145 | 99.40% | 0.9174 | 96.00% | 0.89 | 1.78 |"
+    assert lines[3] == "| cnn | float32 |  | 1,697,361 | 0.9150 | 100.00% | 0.9184 | 96.30% | 0.73 | 1.46 |"
+    assert "on 10,000 test images" in lines[-1] and "224×224" in lines[-1] and "320×320" in lines[-1]
 
 
 def test_a_variant_whose_stages_have_not_run_is_named(variant_reports):

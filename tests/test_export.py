@@ -114,3 +114,30 @@ def test_augmentation_layers_are_not_exported_and_predictions_match_keras(real_d
     images = real_data.test_images[:50]
     logits = litert.TFLiteModel(augmented_files["float32"], threads=1).logits(images)
     np.testing.assert_allclose(logits, augmented(images.astype(np.float32), training=False), atol=1e-4)
+
+
+def test_the_app_flavour_shipped_is_the_build_mediapipe_measured_fit_and_carries_the_labels(trained_cnn, real_data):
+    from pipeline import app_model, config
+    from pipeline.dataset import CLASS_NAMES
+    from pipeline.export import app_flavour
+    from pipeline.mediapipe_client import category_names
+
+    params = config.parse_params(
+        {
+            "seed": 0,
+            "threads": 2,
+            "data": {},
+            "variants": {"cnn": {"model": "cnn"}},
+            "export": {"app": {"calibration_images": 50, "test_images": 100}},
+        }
+    )
+    test = (real_data.test_images, real_data.test_labels)
+    content, report = app_flavour(trained_cnn, CLASS_NAMES, real_data.train_images, test, params)
+    assert report["flavour"] in app_model.APP_FLAVOURS and report["test_images"] == 100
+    assert len(content) == report[report["flavour"]]["size_bytes"]
+    shipped = report[report["flavour"]]["rgb"]["accuracy"]
+    keras = float(np.mean(trained_cnn.predict(test[0][:100].astype(np.float32), verbose=0).argmax(1) == test[1][:100]))
+    assert report["accuracy_drop"] == pytest.approx(keras - shipped, abs=1e-6)
+    assert report["accuracy_drop"] <= 0.02  # MediaPipe's scores on block-upscaled images are Keras's, or nearly
+    image = app_model.as_rgb(test[0][:1], (224, 224))[0]
+    assert sorted(category_names(content, image)) == sorted(CLASS_NAMES)

@@ -15,12 +15,13 @@ GATE = config.GateParams(
     min_tflite_agreement=0.999,
     max_tflite_size_bytes=2_000_000,
     max_int8_size_ratio=0.3,
+    max_app_accuracy_drop=0.005,
     max_regression=0.005,
 )
-CHECKS_PER_VARIANT = 8  # test accuracy; float32 drop, agreement, size; 3 quantized drops; int8 size ratio
+CHECKS_PER_VARIANT = 9  # test accuracy; float32 drop, agreement, size; 3 quantized drops; int8 size ratio; app drop
 
 
-def _values(test=0.91, drop=0.0, agreement=1.0, size=1_000_000, int8_drop=0.003, int8_ratio=0.26):
+def _values(test=0.91, drop=0.0, agreement=1.0, size=1_000_000, int8_drop=0.003, int8_ratio=0.26, app_drop=0.001):
     return {
         "test_accuracy": test,
         "float32.accuracy_drop": drop,
@@ -30,6 +31,7 @@ def _values(test=0.91, drop=0.0, agreement=1.0, size=1_000_000, int8_drop=0.003,
         "dynamic_range.accuracy_drop": 0.001,
         "float16.accuracy_drop": 0.0,
         "int8.accuracy_drop": int8_drop,
+        "app.accuracy_drop": app_drop,
     }
 
 
@@ -72,6 +74,11 @@ def test_quantized_files_are_held_to_their_own_drop_and_int8_to_its_size_ratio()
     assert _failures(gate_checks({"cnn": _values(int8_drop=0.004, int8_ratio=0.3)}, GATE)) == []
     checks = gate_checks({"cnn": _values(int8_drop=0.006, int8_ratio=0.31)}, GATE)
     assert _failures(checks) == [("cnn", "int8.accuracy_drop"), ("cnn", "int8.size_vs_float32")]
+
+
+def test_the_app_flavour_is_held_to_its_drop_under_mediapipe():
+    assert _failures(gate_checks({"cnn": _values(app_drop=0.005)}, GATE)) == []
+    assert _failures(gate_checks({"cnn": _values(app_drop=0.0051)}, GATE)) == [("cnn", "app.accuracy_drop")]
 
 
 def test_a_regression_against_the_baseline_fails_beyond_the_tolerance():

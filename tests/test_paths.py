@@ -21,7 +21,12 @@ def test_each_variants_outputs_are_the_ones_dvc_yaml_declares():
     written = {
         "train": {paths.model, paths.run_file, paths.training, paths.history, paths.learning_curves},
         "evaluate": {paths.metrics, paths.confusion_csv, paths.confusion_png, paths.predictions_png},
-        "export": {*(paths.tflite(flavour) for flavour in TFLITE_FLAVOURS), paths.labels, paths.tflite_metrics},
+        "export": {
+            *(paths.tflite(flavour) for flavour in TFLITE_FLAVOURS),
+            paths.app_tflite,
+            paths.labels,
+            paths.tflite_metrics,
+        },
     }
     for stage, files in written.items():
         assert {path.relative_to(ROOT).as_posix() for path in files} == declared[stage], stage

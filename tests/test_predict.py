@@ -121,3 +121,31 @@ def test_without_model_the_best_variants_file_is_used(tmp_path, model_files, ima
     assert by_default.returncode == 0 and named.returncode == 0, by_default.stderr
     assert json.loads(by_default.stdout)["model"] == "models/cnn/model.tflite"
     assert json.loads(by_default.stdout)["images"] == json.loads(named.stdout)["images"]
+
+
+@pytest.fixture(scope="module")
+def app_file(tmp_path_factory, trained_cnn) -> Path:
+    """The small CNN's app flavour (float32, with its metadata), named as export names it."""
+    from pipeline import app_model
+
+    path = tmp_path_factory.mktemp("app") / "model_app.tflite"
+    path.write_bytes(app_model.with_metadata(app_model.build_app_model(trained_cnn), CLASS_NAMES))
+    return path
+
+
+def test_the_app_flavour_gives_mediapipes_answer_for_the_same_files(app_file, image_files):
+    from pipeline import images, mediapipe_client
+
+    files = image_files["jpeg"][:5] + image_files["png"][:3]
+    result = _run(*files, "--model", app_file, "--top", "10", "--json")
+    assert result.returncode == 0, result.stderr
+    answered = json.loads(result.stdout)["images"]
+    pictures = [images.app_pixels(images.open_image(path)) for path in files]
+    scores = mediapipe_client.classify_pictures(app_file, pictures)
+    for shown, expected in zip(answered, scores):
+        classes = [prediction["class"] for prediction in shown["predictions"]]
+        assert classes[0] == CLASS_NAMES[int(expected.argmax())]
+        for prediction in shown["predictions"]:
+            assert prediction["probability"] == pytest.approx(
+                expected[CLASS_NAMES.index(prediction["class"])], abs=1e-6
+            )
