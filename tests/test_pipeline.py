@@ -294,7 +294,7 @@ def test_gate_fails_below_the_thresholds_and_passes_above(project):
     try:
         passing = _check(root)
         assert passing.returncode == 0, passing.stdout
-        checks = 8 * len(VARIANTS)  # test accuracy; float32 drop, agreement, size; 3 quantized drops; int8 size
+        checks = 9 * len(VARIANTS)  # test accuracy; float32 drop, agreement, size; 3 quantized drops; int8 size; app
         assert f"{checks} of {checks} checks passed: the gate passes" in passing.stdout
 
         run_command(["git", "add", "reports", "params.yaml", "dvc.lock"], root)
