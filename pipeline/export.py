@@ -130,10 +130,12 @@ def labels_text(class_names: tuple[str, ...], num_outputs: int) -> str:
     return "".join(f"{name}\n" for name in class_names)
 
 
-def measure_all(name: str, params: config.Params, model: keras.Model, contents: dict[str, bytes], test) -> tuple:
-    """The report of every exported file, and each file's input and output formats (MLflow params)."""
+def measure_all(
+    name: str, params: config.Params, model: keras.Model, contents: dict[str, bytes], test, keras_logits
+) -> tuple:
+    """The report of every exported file, and each file's input and output formats (MLflow params);
+    `keras_logits` are the model's on the test images."""
     images, labels = test
-    keras_logits = predict_logits(model, images)
     report = {
         "threads": params.threads,
         "throughput_batch": params.export.throughput_batch,
@@ -149,10 +151,12 @@ def measure_all(name: str, params: config.Params, model: keras.Model, contents: 
     return report, formats
 
 
-def app_flavour(model: keras.Model, class_names: tuple[str, ...], train_images, test, params: config.Params) -> tuple:
+def app_flavour(
+    model: keras.Model, class_names: tuple[str, ...], train_images, test, keras_logits, params: config.Params
+) -> tuple:
     """`model_app.tflite`'s contents (the flavour MediaPipe measured fit to ship) and its report: both
     builds measured by MediaPipe on the first `export.app.test_images` test images, and the drop of the
-    shipped one's accuracy on them as RGB images against Keras's."""
+    shipped one's accuracy on them as RGB images against Keras's (`keras_logits`, on the test images)."""
     app = params.export.app
     size = app_model.app_input_size(model.input_shape[1:], app.input_size)
     calibration = app_model.calibration_images(train_images, app.calibration_images, params.seed, size)
@@ -161,8 +165,7 @@ def app_flavour(model: keras.Model, class_names: tuple[str, ...], train_images, 
         "int8": app_model.quantize_app_model(model, calibration, app.input_size),
     }
     contents = {flavour: app_model.with_metadata(content, class_names) for flavour, content in builds.items()}
-    images, labels = (part[: app.test_images] for part in test)
-    keras_logits = predict_logits(model, images)
+    images, labels, keras_logits = (part[: app.test_images] for part in (*test, keras_logits))
     report = app_model.measure_app(
         contents,
         (images, labels),
@@ -221,10 +224,11 @@ def main() -> None:
         representative = representative_images(train_images, params.export.representative_images, params.seed)
         contents = convert(model, representative)
         act_on_signal()
-        report, formats = measure_all(name, params, model, contents, test)
+        keras_logits = predict_logits(model, test[0])
+        report, formats = measure_all(name, params, model, contents, test, keras_logits)
         tracking.log_params(formats)
         act_on_signal()
-        app_content, report["app"] = app_flavour(model, dataset.class_names, train_images, test, params)
+        app_content, report["app"] = app_flavour(model, dataset.class_names, train_images, test, keras_logits, params)
         tracking.log_params({"tflite.app.flavour": report["app"]["flavour"]})
         act_on_signal()
         save_outputs(paths, contents, app_content, class_list, report, run, split_dataset("test", *test, dataset.name))

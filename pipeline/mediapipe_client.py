@@ -150,12 +150,15 @@ def classify_timed(model: bytes | Path, images: np.ndarray, source: str | None =
     return np.stack(scores), seconds
 
 
-def classify_pictures(model: bytes | Path, pictures: list[np.ndarray], source: str | None = None) -> np.ndarray:
+def classify_pictures(
+    model: bytes | Path, pictures: list[np.ndarray], source: str | None = None
+) -> tuple[np.ndarray, list[str]]:
     """Every class's score (N, classes) in label order for pictures of any sizes (an app's photos), each
-    uint8 RGB (height, width, 3)."""
+    uint8 RGB (height, width, 3), and the class names the file's label metadata gives, in label order."""
     checked = [check_rgb(np.asarray(picture)[None])[0] for picture in pictures]
     with _running(model, source) as classifier:
-        return np.stack([_scores(_classify_one(classifier, pixels)) for pixels in checked])
+        results = [_classify_one(classifier, pixels) for pixels in checked]
+    return np.stack([_scores(result) for result in results]), _names(results[0], _named(model, source))
 
 
 def classify(model: bytes | Path, images: np.ndarray, source: str | None = None) -> np.ndarray:
@@ -163,12 +166,17 @@ def classify(model: bytes | Path, images: np.ndarray, source: str | None = None)
     return classify_timed(model, images, source)[0]
 
 
+def _names(result, source: str) -> list[str]:
+    """The class names in one result, in label order; a PipelineError when the file has no label metadata."""
+    categories = sorted(result.classifications[0].categories, key=lambda category: category.index)
+    names = [category.category_name or "" for category in categories]
+    if not any(names):
+        raise PipelineError(f"{source} has no label metadata: write it with app_model.with_metadata")
+    return names
+
+
 def category_names(model: bytes | Path, image: np.ndarray, source: str | None = None) -> list[str]:
     """The class names MediaPipe reads from the file's label metadata, in label order."""
     with _running(model, source) as classifier:
         result = _classify_one(classifier, check_rgb(image[None])[0])
-    categories = sorted(result.classifications[0].categories, key=lambda category: category.index)
-    names = [category.category_name or "" for category in categories]
-    if not any(names):
-        raise PipelineError(f"{_named(model, source)} has no label metadata: write it with app_model.with_metadata")
-    return names
+    return _names(result, _named(model, source))

@@ -44,8 +44,8 @@ def app_predictions(model: Path, images: list, top: int) -> list[list[tuple[str,
     from pipeline import mediapipe_client  # MediaPipe loads only for the app flavour
 
     pictures = [app_pixels(image) for image in images]
-    scores = mediapipe_client.classify_pictures(model, pictures)
-    return top_probabilities(scores, top, mediapipe_client.category_names(model, pictures[0]))
+    scores, class_names = mediapipe_client.classify_pictures(model, pictures)
+    return top_probabilities(scores, top, class_names)
 
 
 def format_line(image: Path | str, predictions: list[tuple[str, float]]) -> str:

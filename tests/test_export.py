@@ -132,7 +132,8 @@ def test_the_app_flavour_shipped_is_the_build_mediapipe_measured_fit_and_carries
         }
     )
     test = (real_data.test_images, real_data.test_labels)
-    content, report = app_flavour(trained_cnn, CLASS_NAMES, real_data.train_images, test, params)
+    keras_logits = trained_cnn.predict(test[0].astype(np.float32), verbose=0)
+    content, report = app_flavour(trained_cnn, CLASS_NAMES, real_data.train_images, test, keras_logits, params)
     assert report["flavour"] in app_model.APP_FLAVOURS and report["test_images"] == 100
     assert len(content) == report[report["flavour"]]["size_bytes"]
     shipped = report[report["flavour"]]["rgb"]["accuracy"]

@@ -141,7 +141,8 @@ def test_the_app_flavour_gives_mediapipes_answer_for_the_same_files(app_file, im
     assert result.returncode == 0, result.stderr
     answered = json.loads(result.stdout)["images"]
     pictures = [images.app_pixels(images.open_image(path)) for path in files]
-    scores = mediapipe_client.classify_pictures(app_file, pictures)
+    scores, class_names = mediapipe_client.classify_pictures(app_file, pictures)
+    assert class_names == list(CLASS_NAMES)
     for shown, expected in zip(answered, scores):
         classes = [prediction["class"] for prediction in shown["predictions"]]
         assert classes[0] == CLASS_NAMES[int(expected.argmax())]
