@@ -1,5 +1,5 @@
-"""Real servers that tests start on free loopback ports and always stop: the team's tracking server
-(scripts/tracking_server.py: PostgreSQL and `mlflow server`), and what finds their processes."""
+"""Real servers that tests start on free loopback ports and always stop (`serving`): the team's tracking
+server (scripts/tracking_server.py: PostgreSQL and `mlflow server`), and what finds their processes."""
 
 import contextlib
 import shutil
@@ -70,13 +70,9 @@ class TrackingServer:
 
 
 @contextlib.contextmanager
-def tracking_server() -> Iterator[TrackingServer]:
-    """A running tracking server, stopped at the end with every process it started (the test fails
-    if one survives). Its directory is one the `postgres` user can reach (pytest's own temporary
-    directories are private to root), removed at the end with everything in it."""
-    directory = Path(tempfile.mkdtemp(prefix="tracking-server-"))
-    directory.chmod(0o755)
-    server = TrackingServer(directory)
+def serving(server, name: str) -> Iterator:
+    """`server` (anything with start, stop and survivors) started, and stopped at the end even when the
+    test fails; whatever of it still runs then is killed, and fails the test."""
     try:
         server.start()
         yield server
@@ -85,5 +81,17 @@ def tracking_server() -> Iterator[TrackingServer]:
         survivors = server.survivors()
         for line in survivors:
             subprocess.run(["kill", "-9", line.split()[0]], capture_output=True)
+        assert not survivors, f"still running after {name} stopped: {survivors}"
+
+
+@contextlib.contextmanager
+def tracking_server() -> Iterator[TrackingServer]:
+    """A running tracking server (`serving`). Its directory is one the `postgres` user can reach
+    (pytest's own temporary directories are private to root), removed at the end with everything in it."""
+    directory = Path(tempfile.mkdtemp(prefix="tracking-server-"))
+    directory.chmod(0o755)
+    try:
+        with serving(TrackingServer(directory), "the tracking server") as server:
+            yield server
+    finally:
         shutil.rmtree(directory, ignore_errors=True)
-        assert not survivors, f"still running after the tracking server stopped: {survivors}"

@@ -38,7 +38,7 @@ from conftest import (
     stop_process_group,
 )
 from mlflow import MlflowClient
-from servers import running, tracking_server
+from servers import running, serving, tracking_server
 
 from pipeline.paths import SYSTEM_DATA_DIR
 
@@ -139,16 +139,8 @@ class Sshd:
 def sshd(tmp_path_factory):
     if not SSHD.exists():
         pytest.fail(f"{SSHD} is missing: make openssh-server installs it")
-    server = Sshd(tmp_path_factory.mktemp("sshd").resolve())
-    try:
-        server.start()
+    with serving(Sshd(tmp_path_factory.mktemp("sshd").resolve()), "sshd") as server:
         yield server
-    finally:
-        server.stop()
-        survivors = server.survivors()
-        for line in survivors:
-            subprocess.run(["kill", "-9", line.split()[0]], capture_output=True)
-        assert not survivors, f"still running after sshd stopped: {survivors}"
 
 
 def _dvc(root: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
