@@ -12,6 +12,7 @@ from pathlib import Path
 
 import mlflow
 import numpy as np
+from mlflow.exceptions import MlflowException
 
 from pipeline.paths import ROOT, split_path
 
@@ -45,4 +46,12 @@ def log_splits(datasets: dict) -> None:
     """Log the splits (split name → dataset) as the active run's inputs, each in its context."""
     splits = list(datasets)
     contexts = [CONTEXTS[s] for s in splits]
-    mlflow.log_inputs(datasets=[datasets[s] for s in splits], contexts=contexts, tags_list=[None] * len(splits))
+    arguments = {"datasets": [datasets[s] for s in splits], "contexts": contexts, "tags_list": [None] * len(splits)}
+    try:
+        mlflow.log_inputs(**arguments)
+    except MlflowException as error:
+        # Two machines logging the same split to a shared server at once: the second insert of the
+        # dataset row is refused (PostgreSQL's UniqueViolation on dataset_pk); again, it finds the row.
+        if "unique" not in str(error).lower():
+            raise
+        mlflow.log_inputs(**arguments)
