@@ -121,6 +121,7 @@ ui-screenshots: setup ## the MLflow UI as a user sees it, in headless Chromium, 
 
 lint: setup ## check the code with ruff
 	ruff check pipeline tests bench scripts
+	ruff format --check .
 
 clean: ## remove the pipeline's outputs and the MLflow store (keeps .venv and the DVC cache)
 	rm -rf data/raw data/prepared models reports/data reports/variants reports/comparison.* mlflow.db mlartifacts dvc_plots screenshots

@@ -63,7 +63,6 @@ from pipeline.mediapipe_client import classify_timed
 from pipeline.metrics import accuracy, top1_agreement
 from pipeline.native_logs import quiet_native_logs
 
-APP_FLAVOURS = ("float32", "int8")
 DEFAULT_INPUT_SIZE = 224  # MediaPipe's usual classifier input, and 8 × 28
 SIGNATURE, INPUT_NAME, OUTPUT_NAME = litert.SIGNATURE, litert.APP_INPUT_NAME, litert.APP_OUTPUT_NAME
 GREY_WEIGHTS = (0.299, 0.587, 0.114)

@@ -23,7 +23,7 @@ from pipeline.artifacts import (
 )
 from pipeline.errors import missing
 from pipeline.gate import gate_checks, read_metrics
-from pipeline.paths import COMPARISON, TFLITE_FLAVOURS, VariantPaths
+from pipeline.paths import APP_FLAVOURS, COMPARISON, TFLITE_FLAVOURS, VariantPaths
 from pipeline.plots import plot_comparison
 
 COLUMNS = {
@@ -92,11 +92,6 @@ def _app_cells(set_report: dict | None) -> list[str]:
     return [f"{set_report['accuracy']:.4f}", f"{set_report['top1_agreement']:.2%}"]
 
 
-def app_model_builds(app: dict) -> list[str]:
-    """The builds an app report measured (float32, int8)."""
-    return [key for key, value in app.items() if isinstance(value, dict) and "size_bytes" in value]
-
-
 def app_table(rows: list[dict], app_params: config.AppParams) -> str:
     """Each variant's app flavour, `model_app.tflite`, as MediaPipe's ImageClassifier ran it: both of its
     builds, the shipped one first."""
@@ -105,7 +100,7 @@ def app_table(rows: list[dict], app_params: config.AppParams) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in rows:
         app = row["app"]
-        for build in sorted(app_model_builds(app), key=lambda build: build != app["flavour"]):
+        for build in sorted(APP_FLAVOURS, key=lambda build: build != app["flavour"]):
             measured = app[build]
             cells = [row["variant"], build, "✓" if build == app["flavour"] else "", f"{measured['size_bytes']:,}"]
             cells += _app_cells(measured["rgb"]) + _app_cells(measured.get("photo_like"))
@@ -202,7 +197,8 @@ def main() -> None:
     devices = device_table(rows, params.threads, params.export.throughput_batch)
     report = (
         f"# Variant comparison\n\nBest by `{metric}`: **{best}** ★\n\n{table}\n{machines_line(rows)}\n\n"
-        f"## On device (LiteRT)\n\n{devices}\n## In an app (MediaPipe ImageClassifier, `model_app.tflite`)\n\n"
+        f"## On device\n\n### LiteRT interpreter\n\n{devices}\n"
+        f"### In an app (MediaPipe ImageClassifier, `model_app.tflite`)\n\n"
         f"{app_table(rows, params.export.app)}"
     )
     with signals_deferred():  # Ctrl-C from here on: the comparison is finished (and shown) first, then the stage exits

@@ -24,6 +24,7 @@ COMPARISON = {suffix: REPORTS_DIR / f"comparison.{suffix}" for suffix in ("md", 
 # full-integer int8 (int8 weights, activations, input and output).
 TFLITE_FLAVOURS = ("float32", "dynamic_range", "float16", "int8")
 QUANTIZED_FLAVOURS = TFLITE_FLAVOURS[1:]
+APP_FLAVOURS = ("float32", "int8")  # the two builds of model_app.tflite; one is shipped
 
 
 def split_path(split: str) -> Path:

@@ -14,6 +14,7 @@ from pipeline.litert import Interpreter
 from pipeline.mediapipe_client import category_names, classify
 from pipeline.metrics import softmax
 from pipeline.models import build_model
+from pipeline.paths import APP_FLAVOURS
 
 SIZE = (app_model.DEFAULT_INPUT_SIZE, app_model.DEFAULT_INPUT_SIZE)
 IMAGES = 500  # real test images run through MediaPipe (about 0.5 ms each)
@@ -52,7 +53,7 @@ def _interface(content: bytes) -> tuple[dict, dict]:
     return given, returned
 
 
-@pytest.mark.parametrize("flavour", app_model.APP_FLAVOURS)
+@pytest.mark.parametrize("flavour", APP_FLAVOURS)
 def test_the_file_takes_one_uint8_rgb_image_and_returns_float_scores(app_files, flavour):
     given, returned = _interface(app_files[flavour])
     assert given["dtype"] == np.uint8 and list(given["shape"]) == [1, *SIZE, 3]
@@ -75,7 +76,7 @@ def test_the_stand_in_for_the_missing_version_module_is_gone_after_writing(app_f
     assert not any(name.startswith("mediapipe.tasks.cc") for name in sys.modules)
 
 
-@pytest.mark.parametrize("flavour", app_model.APP_FLAVOURS)
+@pytest.mark.parametrize("flavour", APP_FLAVOURS)
 def test_mediapipe_scores_in_label_order_agree_with_keras_on_block_upscaled_images(
     app_files, flavour, rgb_images, keras_logits, test_split
 ):
@@ -92,7 +93,7 @@ def test_mediapipe_scores_in_label_order_agree_with_keras_on_block_upscaled_imag
         assert abs((scores.argmax(1) == test_split[1]).mean() - keras_accuracy) <= 0.01
 
 
-@pytest.mark.parametrize("flavour", app_model.APP_FLAVOURS)
+@pytest.mark.parametrize("flavour", APP_FLAVOURS)
 def test_a_dark_garment_on_light_gets_the_class_of_its_light_on_dark_original(app_files, flavour, real_data):
     images = real_data.test_images[:300]
     original = classify(app_files[flavour], app_model.as_rgb(images, SIZE)).argmax(1)
@@ -101,7 +102,7 @@ def test_a_dark_garment_on_light_gets_the_class_of_its_light_on_dark_original(ap
     assert (original == inverted).mean() >= 0.98
 
 
-@pytest.mark.parametrize("flavour", app_model.APP_FLAVOURS)
+@pytest.mark.parametrize("flavour", APP_FLAVOURS)
 def test_a_garment_on_grey_paper_gets_the_class_of_its_original(app_files, flavour, real_data):
     images = real_data.test_images[:300]
     original = classify(app_files[flavour], app_model.as_rgb(images, SIZE)).argmax(1)
@@ -159,9 +160,9 @@ def test_measure_app_reports_each_file_on_each_set_and_the_choice(app_files, rea
     test = real_data.test_images[:200], real_data.test_labels[:200]
     report = app_model.measure_app(app_files, test, keras_logits[:200], max_int8_drop=0.01, seed=0, chunk=120)
     sets = ("rgb", "photo_like")
-    accuracies = {f: {name: report[f][name]["accuracy"] for name in sets} for f in app_model.APP_FLAVOURS}
+    accuracies = {f: {name: report[f][name]["accuracy"] for name in sets} for f in APP_FLAVOURS}
     assert (report["flavour"], report["reason"]) == app_model.choose_flavour(*accuracies.values(), 0.01)
-    for flavour in app_model.APP_FLAVOURS:
+    for flavour in APP_FLAVOURS:
         assert report[flavour]["size_bytes"] == len(app_files[flavour])
         for name in sets:
             measured = report[flavour][name]

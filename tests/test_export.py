@@ -7,7 +7,7 @@ from pipeline import litert
 from pipeline.config import AugmentParams, ExportParams, VariantParams
 from pipeline.export import convert, keras_latency_ms, measure, representative_images
 from pipeline.models import build_model
-from pipeline.paths import TFLITE_FLAVOURS
+from pipeline.paths import APP_FLAVOURS, TFLITE_FLAVOURS
 
 
 @pytest.fixture(scope="module")
@@ -134,7 +134,7 @@ def test_the_app_flavour_shipped_is_the_build_mediapipe_measured_fit_and_carries
     test = (real_data.test_images, real_data.test_labels)
     keras_logits = trained_cnn.predict(test[0].astype(np.float32), verbose=0)
     content, report = app_flavour(trained_cnn, CLASS_NAMES, real_data.train_images, test, keras_logits, params)
-    assert report["flavour"] in app_model.APP_FLAVOURS and report["test_images"] == 100
+    assert report["flavour"] in APP_FLAVOURS and report["test_images"] == 100
     assert len(content) == report[report["flavour"]]["size_bytes"]
     shipped = report[report["flavour"]]["rgb"]["accuracy"]
     keras = float(np.mean(trained_cnn.predict(test[0][:100].astype(np.float32), verbose=0).argmax(1) == test[1][:100]))
