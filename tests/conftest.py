@@ -6,6 +6,7 @@ TensorFlow/Keras are imported only inside the fixtures that need them, so the fa
 import contextlib
 import gzip
 import io
+import json
 import os
 import shutil
 import signal
@@ -181,18 +182,55 @@ def small_pipeline(params: dict) -> None:
     params["export"]["app"].update(calibration_images=50, test_images=200)  # MediaPipe: about 2 s a variant
 
 
-def wait_for_queue(root: Path, experiments, seconds: float = 1800) -> dict[str, str]:
-    """Wait until every named queued experiment has finished; each one's status in `dvc queue status`
-    (Success, Failed). `seconds` only keeps a hung queue from blocking the suite."""
-    deadline = time.monotonic() + seconds
-    while True:
-        lines = run_command(["dvc", "queue", "status"], root).stdout.splitlines()
-        statuses = {w[1]: w[-1] for line in lines if len(w := line.split()) >= 3 and w[1] in experiments}
-        if len(statuses) == len(experiments) and not {"Queued", "Running"} & set(statuses.values()):
-            return statuses
-        if time.monotonic() > deadline:
-            pytest.fail(f"the queue did not finish within {seconds} s: {statuses}")
-        time.sleep(5)
+def _queue_statuses(root: Path, experiments) -> dict[str, str]:
+    lines = run_command(["dvc", "queue", "status"], root).stdout.splitlines()
+    return {w[1]: w[-1] for line in lines if len(w := line.split()) >= 3 and w[1] in experiments}
+
+
+def _stop_workers(root: Path) -> None:
+    """Kill the queue's workers that still run once their queue is done. A worker can miss the shutdown
+    its own idle monitor sends while a task still runs, and then waits forever ("monitor: shutting down
+    due to empty queue", then nothing, in .dvc/tmp/exps/celery/dvc-exp-worker-N.out)."""
+
+    def alive(pid) -> bool:
+        with contextlib.suppress(OSError):  # gone, or never started
+            return bool(pid) and b"queue-worker" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        return False
+
+    infos = (root / ".dvc" / "tmp" / "exps" / "celery").glob("dvc-exp-worker-*.json")
+    left = [pid for info in infos if alive(pid := json.loads(info.read_text()).get("pid"))]
+    for sig in (signal.SIGTERM, signal.SIGKILL):  # a warm shutdown first: it has no task left
+        for pid in left:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+        deadline = time.monotonic() + 10
+        while (left := [pid for pid in left if alive(pid)]) and time.monotonic() < deadline:
+            time.sleep(0.2)
+
+
+def run_queue(root: Path, experiments, seconds: float = 1800, **environment: str) -> dict[str, str]:
+    """`dvc queue start --jobs 2` on the queued `experiments`, and wait until each has finished; each
+    one's status in `dvc queue status` (Success, Failed). `seconds` only keeps a hung queue from blocking
+    the suite. The workers are stopped afterwards, whatever happened."""
+    # Its output goes to a file, not a pipe: the process it leaves to watch the workers keeps its stdout
+    # open, and reading a pipe would wait for the last worker to exit.
+    start = ["dvc", "queue", "start", "--jobs", "2"]
+    log = root / ".dvc" / "tmp" / "queue-start.log"
+    try:
+        with log.open("w") as output:
+            started = subprocess.run(start, cwd=root, env=command_env(**environment), stdout=output, stderr=output)
+        assert started.returncode == 0, f"dvc queue start failed:\n{log.read_text()[-3000:]}"
+        deadline = time.monotonic() + seconds
+        while True:
+            statuses = _queue_statuses(root, experiments)
+            if len(statuses) == len(experiments) and not {"Queued", "Running"} & set(statuses.values()):
+                return statuses
+            if time.monotonic() > deadline:
+                pytest.fail(f"the queue did not finish within {seconds} s: {statuses}")
+            time.sleep(5)
+    finally:
+        run_command(["dvc", "queue", "stop", "--kill"], root, check=False)
+        _stop_workers(root)
 
 
 def free_port() -> int:

@@ -15,8 +15,8 @@ from conftest import (
     edit_params,
     init_git,
     run_command,
+    run_queue,
     small_pipeline,
-    wait_for_queue,
 )
 from mlflow import MlflowClient
 
@@ -41,11 +41,7 @@ def queue_run(tmp_path_factory) -> tuple[Path, dict[str, str], dict[str, str]]:
     for name, (variant, units) in EXPERIMENTS.items():
         change = f"variants.{variant}.hidden_units=[{units}]"
         run_command(["dvc", "exp", "run", "--queue", "-S", change, "--name", name], root, FASHION_MNIST_DIR=DATASET)
-    try:
-        run_command(["dvc", "queue", "start", "--jobs", "2"], root, FASHION_MNIST_DIR=DATASET)
-        statuses = wait_for_queue(root, EXPERIMENTS, GIVE_UP_SECONDS)
-    finally:
-        run_command(["dvc", "queue", "stop", "--kill"], root, check=False)
+    statuses = run_queue(root, EXPERIMENTS, GIVE_UP_SECONDS, FASHION_MNIST_DIR=DATASET)
     logs = {name: run_command(["dvc", "queue", "logs", name], root, check=False).stdout for name in EXPERIMENTS}
     return root, statuses, logs
 

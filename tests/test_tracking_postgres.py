@@ -26,8 +26,8 @@ from conftest import (
     free_port,
     init_git,
     run_command,
+    run_queue,
     small_pipeline,
-    wait_for_queue,
 )
 from mlflow import MlflowClient
 from servers import TRACKING_SERVER, tracking_server
@@ -62,11 +62,7 @@ def logged(server, tmp_path_factory) -> Path:
     for name, units in EXPERIMENTS.items():
         changes = [arg for variant in VARIANTS for arg in ("-S", f"variants.{variant}.hidden_units=[{units}]")]
         run_command(["dvc", "exp", "run", "--queue", *changes, "--name", name], root, **env)
-    try:
-        run_command(["dvc", "queue", "start", "--jobs", "2"], root, **env)
-        statuses = wait_for_queue(root, EXPERIMENTS, GIVE_UP_SECONDS)
-    finally:
-        run_command(["dvc", "queue", "stop", "--kill"], root, check=False)
+    statuses = run_queue(root, EXPERIMENTS, GIVE_UP_SECONDS, **env)
     logs = {name: run_command(["dvc", "queue", "logs", name], root, check=False).stdout for name in EXPERIMENTS}
     assert statuses == dict.fromkeys(EXPERIMENTS, "Success"), logs
     return root
