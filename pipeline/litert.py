@@ -15,6 +15,7 @@ import numpy as np
 
 from pipeline.errors import PipelineError
 from pipeline.native_logs import quiet_native_logs
+from pipeline.tflite_file import read_tflite
 
 with quiet_native_logs():
     from ai_edge_litert.interpreter import Interpreter
@@ -94,13 +95,7 @@ class TFLiteModel:
 
     @classmethod
     def load(cls, path: Path, threads: int) -> "TFLiteModel":
-        try:
-            content = Path(path).read_bytes()
-        except OSError as error:
-            raise PipelineError(f"cannot read {path}: {error.strerror}") from error
-        if not content:
-            raise PipelineError(f"{path} is empty, not a TensorFlow Lite model")
-        return cls(content, threads, source=str(path))
+        return cls(read_tflite(path), threads, source=str(path))
 
     @staticmethod
     def is_app_flavour(path: Path) -> bool:

@@ -24,6 +24,7 @@ import numpy as np
 
 from pipeline.errors import PipelineError
 from pipeline.native_logs import quiet_native_logs
+from pipeline.tflite_file import read_tflite
 
 ALL_RESULTS = -1  # ImageClassifierOptions.max_results: every category
 # What MediaPipe raises for a status other than OK (mediapipe_c_utils.convert_to_exception).
@@ -80,11 +81,8 @@ def open_classifier(model: bytes | Path, source: str | None = None) -> ImageClas
     """An ImageClassifier (image mode, CPU, every category) on a file's content or path."""
     source = _named(model, source)
     if isinstance(model, Path | str):
-        try:
-            model = Path(model).read_bytes()
-        except OSError as error:
-            raise PipelineError(f"cannot read {source}: {error.strerror}") from error
-    if not model:
+        model = read_tflite(model, source)
+    elif not model:
         raise PipelineError(f"{source} is empty, not a TensorFlow Lite model")
     options = ImageClassifierOptions(
         base_options=BaseOptions(model_asset_buffer=bytes(model), delegate=BaseOptions.Delegate.CPU),
