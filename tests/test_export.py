@@ -116,7 +116,9 @@ def test_augmentation_layers_are_not_exported_and_predictions_match_keras(real_d
     np.testing.assert_allclose(logits, augmented(images.astype(np.float32), training=False), atol=1e-4)
 
 
-def test_the_app_flavour_shipped_is_the_build_mediapipe_measured_fit_and_carries_the_labels(trained_cnn, real_data):
+def test_the_app_flavour_shipped_is_the_build_mediapipe_measured_fit_and_carries_the_labels(
+    trained_cnn, real_data, keras_logits
+):
     from pipeline import app_model, config
     from pipeline.dataset import CLASS_NAMES
     from pipeline.export import app_flavour
@@ -132,12 +134,11 @@ def test_the_app_flavour_shipped_is_the_build_mediapipe_measured_fit_and_carries
         }
     )
     test = (real_data.test_images, real_data.test_labels)
-    keras_logits = trained_cnn.predict(test[0].astype(np.float32), verbose=0)
     content, report = app_flavour(trained_cnn, CLASS_NAMES, real_data.train_images, test, keras_logits, params)
     assert report["flavour"] in APP_FLAVOURS and report["test_images"] == 100
     assert len(content) == report[report["flavour"]]["size_bytes"]
     shipped = report[report["flavour"]]["rgb"]["accuracy"]
-    keras = float(np.mean(trained_cnn.predict(test[0][:100].astype(np.float32), verbose=0).argmax(1) == test[1][:100]))
+    keras = float(np.mean(keras_logits[:100].argmax(1) == test[1][:100]))
     assert report["accuracy_drop"] == pytest.approx(keras - shipped, abs=1e-6)
     assert report["accuracy_drop"] <= 0.02  # MediaPipe's scores on block-upscaled images are Keras's, or nearly
     image = app_model.as_rgb(test[0][:1], (224, 224))[0]
