@@ -95,8 +95,9 @@ bench-tflite: setup ## every exported .tflite file: accuracy, size, latency, aga
 	dvc repro
 	python bench/tflite_speed.py
 
-# The registered model compare keeps (tracking.registered_model in params.yaml), read when a target needs it.
-REGISTERED_MODEL = $(shell $(BIN)/python -c 'from pipeline import config; print(config.load_params().tracking.registered_model)')
+# The registered model and experiment compare uses (tracking in params.yaml, else named after the dataset).
+REGISTERED_MODEL = $(shell $(BIN)/python -c 'from pipeline import config; print(config.load_params().registered_model)')
+EXPERIMENT = $(shell $(BIN)/python -c 'from pipeline import config; print(config.load_params().experiment)')
 SERVE_PORT ?= 5001
 
 serve: setup ## serve the registry's champion on http://127.0.0.1:5001 (POST /invocations, see the README)
@@ -117,7 +118,7 @@ ui-screenshots: setup ## the MLflow UI as a user sees it, in headless Chromium, 
 		else sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null; fi; \
 	fi
 	python scripts/ui_screenshots.py --store "$${MLFLOW_TRACKING_URI:-sqlite:///$(CURDIR)/mlflow.db}" --out screenshots \
-		--model "$(REGISTERED_MODEL)"
+		--experiment "$(EXPERIMENT)" --model "$(REGISTERED_MODEL)"
 
 lint: setup ## check the code with ruff
 	ruff check pipeline tests bench scripts

@@ -92,7 +92,7 @@ def main() -> None:
     print(f"{cpu.model()} ({cpu.isa_class()}), {len(labels)} test images")
     print(f"{'variant':<12} {'photos':<16} {'app acc':>8} {'agree':>7} {'predict acc':>11} {'agree':>7} {'cost':>7}")
     for name in args.variants:
-        keras_logits = predict_logits(load_keras_model(VariantPaths(name).model), images)
+        keras_logits = predict_logits(load_keras_model(VariantPaths(name).seed(params.shipped_seed).model), images)
         for title, pictures in sets.items():
             app_scores, logits = both_ways(name, pictures, params.threads)
             app, predicted = accuracy(app_scores, labels), accuracy(logits, labels)

@@ -28,7 +28,7 @@ PROBE = """
 import json, sys, tempfile, time
 from pathlib import Path
 import mlflow
-from pipeline import logged_model, tracking
+from pipeline import config, logged_model, tracking
 from pipeline.artifacts import load_split
 from pipeline.keras_model import load_keras_model
 from pipeline.paths import VariantPaths, split_path
@@ -37,7 +37,8 @@ from pipeline.split_datasets import log_splits, split_dataset
 variant, store, repeats = sys.argv[1], sys.argv[2], int(sys.argv[3])
 mlflow.set_tracking_uri(store)
 mlflow.set_experiment("logging-cost")
-model = load_keras_model(VariantPaths(variant).model)
+KERAS_FILE = VariantPaths(variant).seed(config.load_params().shipped_seed).model  # the exported seed's model
+model = load_keras_model(KERAS_FILE)
 splits = {split: load_split(split_path(split)) for split in ("train", "val", "test")}
 metrics = json.loads(VariantPaths(variant).tflite_metrics.read_text())
 rounds = []
@@ -45,7 +46,7 @@ for _ in range(repeats + 1):
     timings = {}
     with mlflow.start_run():
         start = time.perf_counter()
-        mlflow.log_artifact(str(VariantPaths(variant).model))
+        mlflow.log_artifact(str(KERAS_FILE))
         timings["keras file as an artifact (before)"] = time.perf_counter() - start
         start = time.perf_counter()
         model_id = logged_model.log_keras_model(model, variant, splits["val"][0], tags={"variant": variant})

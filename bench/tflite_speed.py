@@ -33,7 +33,7 @@ HEADER = f"{'variant':<12} {'file':<13} {'accuracy':>8} {'agree':>8} {'bytes':>1
 def bench_variant(name: str, images: np.ndarray, labels: np.ndarray, threads: int, runs: int) -> dict:
     """Every flavour of one variant measured with LiteRT, and Keras on the same images."""
     paths = VariantPaths(name)
-    model = load_keras_model(paths.model)
+    model = load_keras_model(paths.seed(config.load_params().shipped_seed).model)  # what export converted
     keras_logits = predict_logits(model, images)
     settings = config.ExportParams(latency_runs=runs)
     results = {"keras_accuracy": accuracy(keras_logits, labels), **keras_latency_ms(model, images)}

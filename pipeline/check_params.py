@@ -17,9 +17,12 @@ def main() -> None:
     parser.add_argument("--params", type=Path, metavar="PATH", help="the file to check (default: params.yaml)")
     args = parser.parse_args()
     params = load_params(args.params or PARAMS_FILE)
-    count = len(params.variants)
-    names = ", ".join(params.variants)
-    print(f"{args.params or PARAMS_FILE.name} is valid: {count} variant{'' if count == 1 else 's'} ({names})")
+    count, seeds = len(params.run_variants), len(params.seeds)
+    names = ", ".join(params.run_variants)
+    print(
+        f"{args.params or PARAMS_FILE.name} is valid: {count} variant{'' if count == 1 else 's'} to run ({names}), "
+        f"{seeds} seed{'' if seeds == 1 else 's'} each"
+    )
 
 
 if __name__ == "__main__":

@@ -19,6 +19,15 @@ def parse_variant(description: str | None) -> str:
     return parser.parse_args().variant
 
 
+def parse_variant_seed(description: str | None) -> tuple[str, int]:
+    """The variant and the training seed named on the command line of a per-seed stage."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("variant", help="a key of `variants` in params.yaml")
+    parser.add_argument("seed", type=int, help="a training seed (one of `seeds` in params.yaml for dvc repro)")
+    args = parser.parse_args()
+    return args.variant, args.seed
+
+
 class Interrupted(SystemExit):
     """SIGTERM: exit code 128 + `signum`, unwinding the stack as Ctrl-C's KeyboardInterrupt does."""
 
@@ -54,7 +63,7 @@ def check_params_early(takes_variant: bool = False) -> None:
 
     def validate() -> None:
         params = config.load_params()
-        if takes_variant and len(args) == 1 and not args[0].startswith("-"):
+        if takes_variant and len(args) in (1, 2) and not args[0].startswith("-"):
             params.variant(args[0])
 
     _one_line_errors(validate)

@@ -19,6 +19,9 @@ PRECISIONS = ("auto", "float32", "mixed_bfloat16")
 LOOPS = ("fit", "custom")  # Keras fit, or the tutorials' tf.GradientTape loop
 MONITORS = ("loss", "accuracy", "val_loss", "val_accuracy")  # what each epoch records
 LOSSES = ("cross_entropy", "mse")  # sparse cross-entropy from logits; mean squared error on one-hot labels
+# What an effect's pair of variants may differ in: the factor's own fields, nothing of the recipe.
+ARCHITECTURE_FIELDS = ("model", "hidden_units", "filters", "batch_norm")
+FACTOR_FIELDS = {"dropout": ("dropout",), "model": ARCHITECTURE_FIELDS, "augment": ("augment",)}
 # Comparison columns a best variant can be picked by; the first four are costs (lower is better).
 LOWER_IS_BETTER = ("test_loss", "train_test_gap", "tflite_size_bytes", "train_seconds")
 COMPARABLE_METRICS = (*LOWER_IS_BETTER, "val_accuracy", "test_accuracy", "tflite_accuracy")
@@ -123,15 +126,17 @@ class VariantParams:
 
 @dataclass(frozen=True)
 class TrackingParams:
-    """MLflow settings; the tracking URI itself comes from the environment or the default."""
+    """MLflow settings; the tracking URI itself comes from the environment or the default. Left null,
+    the experiment and the registered model are named after the dataset (`Params.experiment`)."""
 
-    experiment: str = "fashion-mnist"
-    registered_model: str = "fashion-mnist-classifier"  # compare registers the best variant's model under it
+    experiment: str | None = None
+    registered_model: str | None = None  # compare registers the best variant's model under it
 
     def __post_init__(self) -> None:
-        require(bool(self.experiment.strip()), "tracking.experiment", "must not be empty")
+        require(self.experiment is None or bool(self.experiment.strip()), "tracking.experiment", "must not be empty")
         require(
-            bool(self.registered_model.strip()) and not set("/:'") & set(self.registered_model),
+            self.registered_model is None
+            or (bool(self.registered_model.strip()) and not set("/:'") & set(self.registered_model)),
             "tracking.registered_model",
             "must be a name without '/', ':' or quotes",
         )
@@ -173,12 +178,24 @@ class ExportParams:
 
 @dataclass(frozen=True)
 class CompareParams:
-    """How the compare stage picks the best variant."""
+    """How the compare stage picks the best variant, and which pairs of variants measure an effect."""
 
     best_by: str = "test_accuracy"
+    # factor -> [[without, with], ...]: each pair must differ in that factor alone (FACTOR_FIELDS)
+    effects: dict[str, tuple[tuple[str, ...], ...]] = dataclasses.field(default_factory=dict)
+    confidence: float = 0.95  # of the intervals the report gives
 
     def __post_init__(self) -> None:
         require_choice(self.best_by, COMPARABLE_METRICS, "compare.best_by")
+        require(0.5 <= self.confidence < 1, "compare.confidence", "must be in [0.5, 1)")
+        for factor, pairs in self.effects.items():
+            require_choice(factor, tuple(FACTOR_FIELDS), f"compare.effects.{factor}")
+            for i, pair in enumerate(pairs):
+                require(
+                    len(pair) == 2 and pair[0] != pair[1],
+                    f"compare.effects.{factor}[{i}]",
+                    "must be [baseline, changed]: two different variants",
+                )
 
 
 @dataclass(frozen=True)
@@ -218,8 +235,10 @@ class Params:
     """The whole of `params.yaml`."""
 
     seed: int
+    seeds: tuple[int, ...]
     threads: int
     data: DataParams
+    run_variants: tuple[str, ...]
     variants: dict[str, VariantParams]
     tracking: TrackingParams = TrackingParams()
     export: ExportParams = ExportParams()
@@ -228,20 +247,67 @@ class Params:
 
     def __post_init__(self) -> None:
         require(self.seed >= 0, "seed", "must be at least 0")
+        require(bool(self.seeds), "seeds", "must list at least one training seed")
+        require(all(seed >= 0 for seed in self.seeds), "seeds", "must be at least 0")
+        require(len(set(self.seeds)) == len(self.seeds), "seeds", "must not repeat a seed")
         require(self.threads >= 1, "threads", "must be at least 1")
         require(bool(self.variants), "variants", "must declare at least one variant")
         for name, spec in self.variants.items():
             _validate_variant(name, spec)
+        require(bool(self.run_variants), "run_variants", "must name at least one variant")
+        require(len(set(self.run_variants)) == len(self.run_variants), "run_variants", "must not repeat a variant")
+        for name in self.run_variants:
+            self.variant(name, key="run_variants")
         for name in self.gate.min_test_accuracy_by_variant:
             require(name in self.variants, f"gate.min_test_accuracy_by_variant.{name}", "names no variant")
+        for factor, pairs in self.compare.effects.items():
+            for i, pair in enumerate(pairs):
+                for name in pair:
+                    self.variant(name, key=f"compare.effects.{factor}[{i}]")
 
-    def variant(self, name: str) -> VariantParams:
+    @property
+    def selected(self) -> dict[str, VariantParams]:
+        """The variants `dvc repro` trains (`run_variants`), in that order."""
+        return {name: self.variants[name] for name in self.run_variants}
+
+    @property
+    def shipped_seed(self) -> int:
+        """The seed whose model of each variant export ships and measures, and compare registers: the
+        first of `seeds`, fixed before any result is seen (picking the best seed would pick test noise)."""
+        return self.seeds[0]
+
+    @property
+    def experiment(self) -> str:
+        """The MLflow experiment: `tracking.experiment`, or the dataset's name (an image folder's own)."""
+        if self.tracking.experiment:
+            return self.tracking.experiment
+        if self.data.dataset == "image_folder":
+            return self.data.image_folder.path.resolve().name
+        return self.data.dataset.replace("_", "-")
+
+    @property
+    def registered_model(self) -> str:
+        """The registered model: `tracking.registered_model`, or `<experiment>-classifier`."""
+        return self.tracking.registered_model or f"{self.experiment}-classifier"
+
+    def variant(self, name: str, key: str = "variants") -> VariantParams:
         """The named variant's spec; an unknown name is an error that lists the known ones."""
         if name not in self.variants:
             known = ", ".join(self.variants)
             hint = did_you_mean(name, self.variants)
-            raise PipelineError(f"params.yaml: variants.{name}: no such variant{hint} (known: {known})")
+            where = f"variants.{name}" if key == "variants" else f"{key}: {name}"
+            raise PipelineError(f"params.yaml: {where}: no such variant{hint} (known: {known})")
         return self.variants[name]
+
+
+def confounders(first: VariantParams, second: VariantParams, factor: str) -> list[str]:
+    """The fields besides `factor`'s own in which two variants differ: what would confound its effect."""
+    allowed = FACTOR_FIELDS[factor]
+    return [
+        field.name
+        for field in dataclasses.fields(VariantParams)
+        if field.name not in allowed and getattr(first, field.name) != getattr(second, field.name)
+    ]
 
 
 def _validate_variant(name: str, spec: VariantParams) -> None:

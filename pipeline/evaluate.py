@@ -1,4 +1,5 @@
-"""Stage `evaluate@<variant>`: test metrics, per-class scores, confusion matrix and prediction grid."""
+"""Stage `evaluate@<variant>-<seed>`: test metrics, per-class scores, every test image's predicted class,
+confusion matrix and prediction grid (`python -m pipeline.evaluate <variant> <seed>`)."""
 
 from pipeline import cli
 
@@ -12,7 +13,7 @@ from pipeline.artifacts import load_split, save_figure, staged_outputs, write_js
 from pipeline.dataset import SPLITS, load_dataset_info
 from pipeline.keras_model import load_keras_model, predict_logits
 from pipeline.metrics import accuracy, confusion_matrix, cross_entropy, per_class_scores, softmax
-from pipeline.paths import VariantPaths, split_path
+from pipeline.paths import SeedPaths, split_path
 from pipeline.plots import plot_confusion, plot_predictions
 from pipeline.split_datasets import log_splits, split_dataset
 from pipeline.variant_stage import variant_stage
@@ -26,51 +27,54 @@ def evaluate_model(model, splits: dict[str, tuple[np.ndarray, np.ndarray]], clas
     metrics["test_loss"] = round(cross_entropy(logits["test"], labels["test"]), 6)
     metrics["train_test_gap"] = round(metrics["train_accuracy"] - metrics["test_accuracy"], 6)
     matrix = confusion_matrix(labels["test"], logits["test"].argmax(axis=1), len(class_names))
-    metrics["per_class"] = per_class_scores(matrix, class_names)
-    return {"metrics": metrics, "confusion": matrix, "test_logits": logits["test"]}
+    scores = per_class_scores(matrix, class_names)
+    return {"metrics": metrics, "per_class": scores, "confusion": matrix, "test_logits": logits["test"]}
 
 
-def confusion_csv(labels: np.ndarray, predicted: np.ndarray, class_names) -> str:
-    """One row per test image, the layout of DVC's `confusion` plot template."""
+def predictions_csv(labels: np.ndarray, predicted: np.ndarray, class_names) -> str:
+    """One row per test image, in the test set's order: its class and the predicted one (by name), the
+    paired tests' input and the layout of DVC's `confusion` plot template."""
     rows = ["actual,predicted"] + [f"{class_names[a]},{class_names[p]}" for a, p in zip(labels, predicted)]
     return "\n".join(rows) + "\n"
 
 
-def log_metrics(metrics: dict, model_id: str | None, datasets: dict) -> None:
+def log_metrics(metrics: dict, per_class: dict, model_id: str | None, datasets: dict) -> None:
     """Each split's metrics linked to the logged model and to that split's dataset (per-class scores
     are the test set's); the train−test gap to the model alone."""
     for split, dataset in datasets.items():
         measured = {key: value for key, value in metrics.items() if key.startswith(f"{split}_")}
         if split == "test":
-            measured["per_class"] = metrics["per_class"]
+            measured["per_class"] = per_class
         tracking.log_metrics(measured, model_id=model_id, dataset=dataset)
     tracking.log_metrics({"train_test_gap": metrics["train_test_gap"]}, model_id=model_id)
 
 
 def save_outputs(
-    paths: VariantPaths, result: dict, test: tuple[np.ndarray, np.ndarray], class_names: tuple[str, ...], run, datasets
+    paths: SeedPaths, result: dict, test: tuple[np.ndarray, np.ndarray], class_names: tuple[str, ...], run, datasets
 ) -> None:
-    """Write the metrics, confusion matrix and prediction grid, log them to the open run (linked to its
-    model and the splits' `datasets`), then put them in place together: the old outputs stay as they
-    were until all the new ones are complete."""
-    outputs = (paths.metrics, paths.confusion_csv, paths.confusion_png, paths.predictions_png)
+    """Write the metrics, per-class scores, predictions, confusion matrix and prediction grid, log them to
+    the open run (linked to its model and the splits' `datasets`), then put them in place together: the
+    old outputs stay as they were until all the new ones are complete."""
+    outputs = (paths.metrics, paths.scores, paths.predictions, paths.confusion_png, paths.predictions_png)
     test_images, test_labels = test
     with staged_outputs(*outputs) as staged:
         write_json(staged[paths.metrics], result["metrics"])
+        write_json(staged[paths.scores], result["per_class"])
         predicted = result["test_logits"].argmax(axis=1)
-        write_text(staged[paths.confusion_csv], confusion_csv(test_labels, predicted, class_names))
+        write_text(staged[paths.predictions], predictions_csv(test_labels, predicted, class_names))
         save_figure(staged[paths.confusion_png], plot_confusion(result["confusion"], class_names))
         probabilities = softmax(result["test_logits"])
         save_figure(
             staged[paths.predictions_png], plot_predictions(test_images, test_labels, probabilities, class_names)
         )
         log_splits({"test": datasets["test"]})
-        log_metrics(result["metrics"], run.model_id, datasets)
+        log_metrics(result["metrics"], result["per_class"], run.model_id, datasets)
         tracking.log_artifacts(*staged.values())
 
 
 def main() -> None:
-    with variant_stage(__doc__) as (name, params, paths, run, act_on_signal):
+    with variant_stage(__doc__, per_seed=True) as (stage, run, act_on_signal):
+        paths = stage.seed_paths
         model = load_keras_model(paths.model)
         splits = {split: load_split(split_path(split)) for split in SPLITS}
         dataset = load_dataset_info()
@@ -80,7 +84,8 @@ def main() -> None:
         act_on_signal()
         save_outputs(paths, result, splits["test"], dataset.class_names, run, datasets)
     metrics = result["metrics"]
-    print(f"{name}: test_accuracy {metrics['test_accuracy']:.4f}, train-test gap {metrics['train_test_gap']:+.4f}")
+    gap = metrics["train_test_gap"]
+    print(f"{stage.name} seed {stage.seed}: test_accuracy {metrics['test_accuracy']:.4f}, train-test gap {gap:+.4f}")
 
 
 if __name__ == "__main__":

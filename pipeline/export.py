@@ -1,4 +1,5 @@
-"""Stage `export@<variant>`: the trained model as four `.tflite` files, each measured with LiteRT.
+"""Stage `export@<variant>`: the model of the shipped seed (the first of `seeds`) as four `.tflite` files,
+each measured with LiteRT.
 
 Flavours (paths.TFLITE_FLAVOURS): float32; dynamic-range (int8 weights, float activations);
 float16 weights; full-integer int8 (int8 weights and activations, int8 input and output,
@@ -214,8 +215,9 @@ def app_line(name: str, app: dict) -> str:
 
 
 def main() -> None:
-    with variant_stage(__doc__) as (name, params, paths, run, act_on_signal):
-        model = load_keras_model(paths.model)
+    with variant_stage(__doc__, per_seed=False) as (stage, run, act_on_signal):
+        name, params, paths = stage.name, stage.params, stage.paths
+        model = load_keras_model(stage.seed_paths.model)
         dataset = load_dataset_info()
         class_list = labels_text(dataset.class_names, model.output_shape[-1])
         test = load_split(split_path("test"))

@@ -3,11 +3,12 @@
 First it asks DVC whether the committed `dvc.lock` still describes the code and params
 (pipeline/lock_status.py): if not, the metrics were not produced by them, and the gate fails
 with one line naming the stale stages (exit 1). Missing data or outputs, as on a fresh clone,
-are not staleness. Then it reads every variant's metrics files (the ones `dvc.yaml` declares) and the bounds under
+are not staleness. Then it reads every variant's results from `reports/comparison.json` (committed:
+compare writes it from every seed's metrics and the exported files' measurements) and the bounds under
 `gate:` in `params.yaml`, prints one row per check, and exits 0 when all pass, 1 when any
-fails, 2 when a metrics file is missing or malformed. With `--against REV` it also fails a
-variant whose test accuracy fell more than `gate.max_regression` below its value at git
-revision REV, as `dvc metrics diff REV` would show it.
+fails, 2 when the file is missing or malformed. `min_test_accuracy` bounds every seed's model, not
+the mean: each could be the one shipped. With `--against REV` it also fails a variant whose mean test
+accuracy fell more than `gate.max_regression` below its value at git revision REV.
 """
 
 from pipeline import cli
@@ -25,7 +26,7 @@ from pathlib import Path
 
 from pipeline import config, lock_status
 from pipeline.errors import PipelineError
-from pipeline.paths import QUANTIZED_FLAVOURS, ROOT, VariantPaths
+from pipeline.paths import COMPARISON, QUANTIZED_FLAVOURS, ROOT
 
 Reader = Callable[[Path], str | None]
 
@@ -89,29 +90,33 @@ def _dotted(data: dict, key: str) -> float:
     return float(data)
 
 
-def _load(path: Path, read: Reader, keys: tuple[str, ...], where: str) -> dict[str, float]:
-    text = read(path)
-    if text is None:
-        raise PipelineError(f"{path.relative_to(ROOT)} is missing{where}: run `dvc repro` first")
-    try:
-        data = json.loads(text)
-        return {key: _dotted(data, key) for key in keys}
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
-        raise PipelineError(f"{path.relative_to(ROOT)}{where} is malformed: {error!r}") from error
+def gated_values(row: dict) -> dict:
+    """What the gate checks of one variant's comparison row: each seed's test accuracy, the mean, and
+    the exported files' figures under dotted keys."""
+    values = {"test_accuracy": float(row["test_accuracy"])}
+    values["seeds"] = {int(seed["seed"]): float(seed["test_accuracy"]) for seed in row.get("seeds", [])}
+    if "tflite" in row:
+        values |= {key: _dotted(row["tflite"], key) for key in TFLITE_KEYS}
+    return values
 
 
 def read_metrics(
     variants: list[str], read: Reader = read_workspace, where: str = "", tflite: bool = True
-) -> dict[str, dict[str, float]]:
-    """The gated values of each variant, from its metrics.json and (with `tflite`) its tflite.json,
-    nested values under dotted keys."""
-    metrics = {}
-    for name in variants:
-        paths = VariantPaths(name)
-        metrics[name] = _load(paths.metrics, read, ("test_accuracy",), where)
-        if tflite:
-            metrics[name] |= _load(paths.tflite_metrics, read, TFLITE_KEYS, where)
-    return metrics
+) -> dict[str, dict]:
+    """The gated values of each of `variants` (those in the comparison, without `tflite` only the test
+    accuracies), from `reports/comparison.json`."""
+    path = COMPARISON["json"]
+    text = read(path)
+    if text is None:
+        raise PipelineError(f"{path.relative_to(ROOT)} is missing{where}: run `dvc repro` first")
+    try:
+        rows = {row["variant"]: row for row in json.loads(text)["variants"]}
+        if tflite and (absent := [name for name in variants if name not in rows]):
+            raise KeyError(f"no results for {', '.join(absent)}")
+        picked = {name: rows[name] if tflite else {"test_accuracy": rows[name]["test_accuracy"]} for name in variants}
+        return {name: gated_values(row) for name, row in picked.items() if name in rows}
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
+        raise PipelineError(f"{path.relative_to(ROOT)}{where} is malformed: {error!r}") from error
 
 
 def tflite_checks(name: str, values: dict[str, float], gate: config.GateParams) -> list[Check]:
@@ -127,11 +132,13 @@ def gate_checks(
     checks = []
     for name, values in metrics.items():
         minimum = gate.min_test_accuracy_by_variant.get(name, gate.min_test_accuracy)
-        checks.append(Check(name, "test_accuracy", values["test_accuracy"], minimum, minimum=True))
+        for seed, accuracy in (values.get("seeds") or {None: values["test_accuracy"]}).items():
+            label = "test_accuracy" if seed is None else f"test_accuracy seed {seed}"
+            checks.append(Check(name, label, accuracy, minimum, minimum=True))
         checks += tflite_checks(name, values, gate)
         if baseline and name in baseline:
             floor = round(baseline[name]["test_accuracy"] - gate.max_regression, 6)
-            checks.append(Check(name, "test_accuracy_vs_baseline", values["test_accuracy"], floor, minimum=True))
+            checks.append(Check(name, "mean_test_accuracy_vs_baseline", values["test_accuracy"], floor, minimum=True))
     return checks
 
 
@@ -167,14 +174,14 @@ def main() -> None:
     if not args.skip_lock_check and (stale := lock_status.stale_stages()):
         print(f"error: {lock_status.describe(stale)}", file=sys.stderr)
         sys.exit(1)
-    variants = list(params.variants)
+    variants = list(params.run_variants)
     reader = git_reader(args.against) if args.against else None
     metrics = read_metrics(variants)
     baseline = None
     if reader:
-        present = [name for name in variants if reader(VariantPaths(name).metrics) is not None]
-        baseline = read_metrics(present, reader, where=f" at {args.against}", tflite=False)
-        for name in sorted(set(variants) - set(present)):
+        present = reader(COMPARISON["json"]) is not None
+        baseline = read_metrics(variants, reader, where=f" at {args.against}", tflite=False) if present else {}
+        for name in sorted(set(variants) - set(baseline)):
             print(f"note: {name} has no metrics at {args.against}; no baseline to compare with")
     checks = gate_checks(metrics, params.gate, baseline)
     print(format_checks(checks), end="")

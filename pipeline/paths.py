@@ -20,6 +20,8 @@ DATA_DIR_ENV = "FASHION_MNIST_DIR"
 
 LABELS_FILE_NAME = "labels.txt"
 COMPARISON = {suffix: REPORTS_DIR / f"comparison.{suffix}" for suffix in ("md", "json", "png")}
+HEADLINE_METRICS = REPORTS_DIR / "metrics.json"  # per variant, over its seeds: what `dvc metrics show` lists
+CURVES = REPORTS_DIR / "curves.csv"  # every variant's and seed's history, long form: dvc.yaml's overlay plots
 # What export writes per variant: float32, dynamic-range (int8 weights), float16 weights, and
 # full-integer int8 (int8 weights, activations, input and output).
 TFLITE_FLAVOURS = ("float32", "dynamic_range", "float16", "int8")
@@ -34,7 +36,8 @@ def split_path(split: str) -> Path:
 
 @dataclass(frozen=True)
 class VariantPaths:
-    """Where one variant's stages write; `dvc.yaml` declares the same paths."""
+    """Where a variant's export writes (the shipped seed's model as `.tflite` files), and where each of
+    its seeds' stages write (`seed(n)`); `dvc.yaml` declares the same paths."""
 
     name: str
 
@@ -46,13 +49,8 @@ class VariantPaths:
     def reports_dir(self) -> Path:
         return VARIANT_REPORTS_DIR / self.name
 
-    @property
-    def model(self) -> Path:
-        return self.model_dir / "model.keras"
-
-    @property
-    def run_file(self) -> Path:
-        return self.model_dir / "mlflow_run.json"
+    def seed(self, seed: int) -> "SeedPaths":
+        return SeedPaths(self.name, seed)
 
     def tflite(self, flavour: str = "float32") -> Path:
         """The exported file of one of TFLITE_FLAVOURS; the float32 one is plain `model.tflite`."""
@@ -63,6 +61,39 @@ class VariantPaths:
     def app_tflite(self) -> Path:
         """The app flavour, for MediaPipe's ImageClassifier: RGB in, scores out, labels in its metadata."""
         return self.model_dir / "model_app.tflite"
+
+    @property
+    def tflite_metrics(self) -> Path:
+        return self.reports_dir / "tflite.json"
+
+    @property
+    def labels(self) -> Path:
+        """The class names, one a line in output order, as TFLite apps ship them beside the model."""
+        return self.model_dir / LABELS_FILE_NAME
+
+
+@dataclass(frozen=True)
+class SeedPaths:
+    """Where one variant trained with one seed is written (train and evaluate); `dvc.yaml` declares them."""
+
+    name: str
+    seed: int
+
+    @property
+    def model_dir(self) -> Path:
+        return MODELS_DIR / self.name / f"seed-{self.seed}"
+
+    @property
+    def reports_dir(self) -> Path:
+        return VARIANT_REPORTS_DIR / self.name / f"seed-{self.seed}"
+
+    @property
+    def model(self) -> Path:
+        return self.model_dir / "model.keras"
+
+    @property
+    def run_file(self) -> Path:
+        return self.model_dir / "mlflow_run.json"
 
     @property
     def history(self) -> Path:
@@ -78,11 +109,18 @@ class VariantPaths:
 
     @property
     def metrics(self) -> Path:
+        """The headline: test, validation and train accuracy, test loss (per-class scores: `scores`)."""
         return self.reports_dir / "metrics.json"
 
     @property
-    def confusion_csv(self) -> Path:
-        return self.reports_dir / "confusion.csv"
+    def scores(self) -> Path:
+        """Per-class precision, recall and F1 on the test set."""
+        return self.reports_dir / "per_class.json"
+
+    @property
+    def predictions(self) -> Path:
+        """The predicted class of every test image, in the test set's order: the paired tests' input."""
+        return self.reports_dir / "predictions.csv"
 
     @property
     def confusion_png(self) -> Path:
@@ -91,12 +129,3 @@ class VariantPaths:
     @property
     def predictions_png(self) -> Path:
         return self.reports_dir / "predictions.png"
-
-    @property
-    def tflite_metrics(self) -> Path:
-        return self.reports_dir / "tflite.json"
-
-    @property
-    def labels(self) -> Path:
-        """The class names, one a line in output order, as TFLite apps ship them beside the model."""
-        return self.model_dir / LABELS_FILE_NAME

@@ -102,19 +102,37 @@ def plot_learning_curves(histories: Mapping[str, History]) -> Figure:
     return figure
 
 
-def plot_comparison(histories: Mapping[str, History], test_accuracy: Mapping[str, float], best: str) -> Figure:
-    """All variants' learning curves on shared axes beside a bar chart of their test accuracy."""
-    figure, (accuracy_axis, loss_axis, bar_axis) = plt.subplots(1, 3, figsize=(17, 4.5))
-    _draw_curves(accuracy_axis, loss_axis, histories)
+def plot_comparison(
+    histories: Mapping[str, Mapping[int, History]], test_accuracy: Mapping[str, Mapping[int, float]], best: str
+) -> Figure:
+    """Every variant's test accuracy, one point per seed with the mean ± one standard deviation, beside
+    its validation accuracy and loss per epoch (one line per seed): the spread a reader must see before
+    believing a difference. `histories[variant][seed]`, `test_accuracy[variant][seed]`."""
+    figure, (dot_axis, accuracy_axis, loss_axis) = plt.subplots(1, 3, figsize=(17, 4.8))
+    for index, (name, by_seed) in enumerate(test_accuracy.items()):
+        values = np.array(list(by_seed.values()))
+        color = f"C{index}"
+        offsets = np.linspace(-0.12, 0.12, len(values)) if len(values) > 1 else np.zeros(1)
+        dot_axis.scatter(index + offsets, values, color=color, s=18, alpha=0.8, zorder=3)
+        spread = values.std(ddof=1) if len(values) > 1 else 0.0
+        dot_axis.errorbar(index + 0.3, values.mean(), yerr=spread, fmt="D", color=color, capsize=4, zorder=3)
+        weight = "bold" if name == best else "normal"
+        dot_axis.annotate(f"{values.mean():.4f}", (index + 0.36, values.mean()), fontsize=8, va="center", weight=weight)
+        for seed, history in histories[name].items():
+            epochs = range(1, len(history["loss"]) + 1)
+            label = name if seed == next(iter(histories[name])) else None
+            accuracy_axis.plot(epochs, history["val_accuracy"], color=color, marker=".", alpha=0.8, label=label)
+            loss_axis.plot(epochs, history["val_loss"], color=color, marker=".", alpha=0.8, label=label)
     names = list(test_accuracy)
-    values = [test_accuracy[name] for name in names]
-    bars = bar_axis.bar(names, values, color=[f"C{i}" for i in range(len(names))])
-    bars[names.index(best)].set_edgecolor("black")
-    bars[names.index(best)].set_linewidth(2)
-    bar_axis.bar_label(bars, [f"{v:.4f}" for v in values], fontsize=8)
-    low = min(values)
-    bar_axis.set_ylim(max(0.0, low - 0.05), min(1.0, max(values) + 0.02))
-    bar_axis.set_title(f"Test accuracy (best: {best})")
-    bar_axis.tick_params(axis="x", rotation=30)
+    dot_axis.set_xticks(range(len(names)), [f"{n} ★" if n == best else n for n in names], rotation=30)
+    dot_axis.set_xlim(-0.5, len(names) - 0.2)
+    dot_axis.set_title("Test accuracy: each seed (dots), mean ± sd (diamond)")
+    dot_axis.grid(alpha=0.3, axis="y")
+    for axis, metric in ((accuracy_axis, "val_accuracy"), (loss_axis, "val_loss")):
+        axis.set_title(f"Validation {metric.removeprefix('val_')} per epoch, every seed")
+        axis.set_xlabel("epoch")
+        axis.set_ylabel(metric)
+        axis.grid(alpha=0.3)
+    accuracy_axis.legend(fontsize=8)
     figure.tight_layout()
     return figure

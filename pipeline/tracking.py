@@ -41,6 +41,7 @@ ARTIFACTS_DIR = "mlartifacts"
 UI_PORT = 5000  # `mlflow ui`'s default
 # Where a run's process is, so a run whose process was killed outright can be told from a live one.
 HOST_TAG, PID_TAG, STARTED_TAG = "process.host", "process.pid", "process.started"
+PARENT_TAG = "mlflow.parentRunId"  # MLflow's own tag: the UI nests a run under the run it names
 
 # MLflow retries a failed request to a tracking server 7 times with backoff, about 4 minutes, before
 # giving up. With these a stage waits 0, 2 and 4 s between attempts (a server restart) and then
@@ -303,12 +304,42 @@ def _recorded_run(run_file: Path) -> dict | None:
     return recorded
 
 
+def variant_parent(experiment_id: str, variant: str, recipe: str) -> str:
+    """The run that groups a variant's seed runs, one per recipe (`recipe`: a digest of the variant's
+    params and data), created FINISHED by its first seed: `mlflow ui` shows the seeds nested under it, and
+    compare logs their mean and spread to it. An edited variant is a new recipe, so a new parent."""
+    query = f"tags.run_type = 'variant' and tags.variant = '{variant}' and tags.recipe = '{recipe}'"
+    with _store_lock(mlflow.get_tracking_uri()):
+        found = mlflow.MlflowClient().search_runs(
+            [experiment_id], filter_string=query, max_results=1, order_by=["attributes.start_time ASC"]
+        )
+        if found:
+            return found[0].info.run_id
+        client = mlflow.MlflowClient()
+        tags = {"run_type": "variant", "variant": variant, "recipe": recipe, **provenance_tags()}
+        parent = client.create_run(experiment_id, run_name=variant, tags=tags)
+        client.set_terminated(parent.info.run_id)
+        return parent.info.run_id
+
+
+def seed_run_name(variant: str, seed: int) -> str:
+    return f"{variant} seed {seed}"
+
+
 @contextmanager
 def variant_run(
-    variant: str, run_file: Path, experiment: str, *, new: bool, tags: dict[str, str]
+    variant: str,
+    seed: int,
+    run_file: Path,
+    experiment: str,
+    *,
+    new: bool,
+    tags: dict[str, str],
+    recipe: str | None = None,
 ) -> Iterator[VariantRun]:
-    """The variant's MLflow run: a new one (train, which sets `model_id` once it logged the model),
-    or the one train recorded (evaluate, export).
+    """The MLflow run of one variant trained with one seed: a new one (train, which sets `model_id` once
+    it logged the model; nested under the variant's parent run of `recipe`), or the one train recorded
+    (evaluate, export).
 
     A stage that raises leaves the run FAILED, not RUNNING.
     """
@@ -316,8 +347,11 @@ def variant_run(
         experiment_id = _open_experiment(experiment)
         recorded = None if new else _recorded_run(run_file)
         run_id = recorded and recorded["run_id"]
-        all_tags = {"variant": variant, **provenance_tags(), **process_tags(), **tags}
-        with mlflow.start_run(run_id=run_id, experiment_id=experiment_id, run_name=variant, tags=all_tags) as run:
+        all_tags = {"variant": variant, "seed": str(seed), **provenance_tags(), **process_tags(), **tags}
+        if new and recipe:
+            all_tags[PARENT_TAG] = variant_parent(experiment_id, variant, recipe)
+        run_name = seed_run_name(variant, seed)
+        with mlflow.start_run(run_id=run_id, experiment_id=experiment_id, run_name=run_name, tags=all_tags) as run:
             opened = VariantRun(run.info.run_id, experiment_id, recorded and recorded.get("model_id"))
             yield opened
             if new:

@@ -1,4 +1,5 @@
-"""Stage `train@<variant>`: build the variant's model, train it, write the model and its history."""
+"""Stage `train@<variant>-<seed>`: build the variant's model, train it with one seed, write the model and
+its history (`python -m pipeline.train <variant> <seed>`)."""
 
 from pipeline import cli
 
@@ -6,6 +7,8 @@ if __name__ == "__main__":  # a mistyped params.yaml fails now, not after Tensor
     cli.check_params_early(takes_variant=True)
 
 import dataclasses
+import hashlib
+import json
 import time
 from collections.abc import Callable
 
@@ -23,7 +26,7 @@ from pipeline.dataset import load_dataset_info
 from pipeline.frameworks import keras
 from pipeline.loop import StopAtTarget, configure_runtime, steps_per_epoch, train_model
 from pipeline.models import as_float32, build_model, compile_model
-from pipeline.paths import DATA_REPORTS_DIR, VariantPaths, split_path
+from pipeline.paths import DATA_REPORTS_DIR, SeedPaths, split_path
 from pipeline.plots import plot_learning_curves
 from pipeline.split_datasets import log_splits, split_dataset
 
@@ -65,7 +68,13 @@ def stopped_early(spec: config.VariantParams, history: dict[str, list[float]]) -
     return {"stopped_after_epoch": epochs, "stopped_by": rule}
 
 
-def save_outputs(name: str, paths: VariantPaths, model: keras.Model, history: dict, summary: dict, examples) -> str:
+def recipe_digest(spec: config.VariantParams, data_hash: str) -> str:
+    """What makes two seed runs the same experiment but for their seed: the variant's params and the data."""
+    recipe = json.dumps({"variant": dataclasses.asdict(spec), "data": data_hash}, sort_keys=True)
+    return hashlib.sha256(recipe.encode()).hexdigest()[:12]
+
+
+def save_outputs(name: str, paths: SeedPaths, model: keras.Model, history: dict, summary: dict, examples) -> str:
     """Write the model, history, curves and summary, log them to the open run (the model as an MLflow
     model, `examples` its input example), then put them in place together: the old outputs stay as
     they were until all the new ones are complete. The logged model's id."""
@@ -76,18 +85,19 @@ def save_outputs(name: str, paths: VariantPaths, model: keras.Model, history: di
         write_json(staged[paths.training], summary)
         tracking.log_metrics(summary)
         tracking.log_artifacts(staged[paths.history], staged[paths.learning_curves])
-        return logged_model.log_keras_model(model, name, examples, tags={"variant": name})
+        tags = {"variant": name, "seed": str(paths.seed)}
+        return logged_model.log_keras_model(model, f"{name}-seed-{paths.seed}", examples, tags=tags)
 
 
 def main() -> None:
-    name = cli.parse_variant(__doc__)
+    name, seed = cli.parse_variant_seed(__doc__)
     params = config.load_params()
     spec = params.variant(name)
-    paths = VariantPaths(name)
+    paths = SeedPaths(name, seed)
     # Ctrl-C or SIGTERM stops training at the next batch end, leaving every output as it was;
     # once the outputs are being replaced, the stage finishes (its run FINISHED) and then exits.
     with signals_deferred() as act_on_signal:
-        configure_runtime(params.seed, params.threads)
+        configure_runtime(seed, params.threads)
         splits = {split: load_split(split_path(split)) for split in ("train", "val")}
         train, val = splits["train"], splits["val"]
         data_hash = read_json(DATA_REPORTS_DIR / "summary.json")["data_sha256"]
@@ -97,18 +107,21 @@ def main() -> None:
         model = compile_model(model, spec, steps_per_epoch(len(train[1]), spec.batch_size))
         machine = {"precision": precision, **cpu.description()}
         tags = {"data_sha256": data_hash, "dataset": dataset.name, **machine}
-        with tracking.variant_run(name, paths.run_file, params.tracking.experiment, new=True, tags=tags) as run:
+        recipe = recipe_digest(spec, data_hash)
+        opened = tracking.variant_run(name, seed, paths.run_file, params.experiment, new=True, tags=tags, recipe=recipe)
+        with opened as run:
             log_splits({split: split_dataset(split, *data, dataset.name) for split, data in splits.items()})
             tracking.log_params(
                 {
                     "variant": dataclasses.asdict(spec),
-                    "seed": params.seed,
+                    "seed": seed,
+                    "split_seed": params.seed,
                     "data": dataclasses.asdict(params.data),
                     "precision_used": precision,
                 }
             )
             started = time.perf_counter()
-            history = train_model(model, train, val, spec, params.seed, [EpochLogger(), StopOnSignal(act_on_signal)])
+            history = train_model(model, train, val, spec, seed, [EpochLogger(), StopOnSignal(act_on_signal)])
             seconds = time.perf_counter() - started
             summary = {
                 "train_seconds": round(seconds, 2),
@@ -121,7 +134,8 @@ def main() -> None:
             act_on_signal()  # the last point before outputs are written
             run.model_id = save_outputs(name, paths, as_float32(model, spec), history, summary, val[0])
     print(
-        f"{name}: val_accuracy {history['val_accuracy'][-1]:.4f} after {summary['epochs']} epochs, {seconds:.1f} s "
+        f"{name} seed {seed}: val_accuracy {history['val_accuracy'][-1]:.4f} after {summary['epochs']} epochs, "
+        f"{seconds:.1f} s "
         f"({precision} on {machine['cpu_isa']}: {machine['cpu_model']})"
     )
 

@@ -1,35 +1,51 @@
-"""What the per-variant stages after train (evaluate, export) share: the variant named on the command
-line, its validated params and paths, and its MLflow run (with the id of the model train logged) with
-Ctrl-C and SIGTERM deferred."""
+"""What the per-variant stages after train (evaluate, export) share: the variant (and seed) named on the
+command line, its validated params and paths, and the MLflow run train opened for it (with the id of
+the model train logged), with Ctrl-C and SIGTERM deferred."""
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 from pipeline import cli, config, tracking
 from pipeline.artifacts import signals_deferred
-from pipeline.paths import VariantPaths
+from pipeline.paths import SeedPaths, VariantPaths
 
 
-def open_variant(description: str | None) -> tuple[str, config.Params, VariantPaths]:
-    """The variant named on the command line, the validated params and the variant's paths."""
-    name = cli.parse_variant(description)
+@dataclass(frozen=True)
+class Stage:
+    """What a per-variant stage works on: the variant, the seed whose model it reads, their paths."""
+
+    name: str
+    seed: int
+    params: config.Params
+    paths: VariantPaths
+    seed_paths: SeedPaths
+
+
+def open_stage(description: str | None, per_seed: bool) -> Stage:
+    """The variant (and, `per_seed`, the seed) named on the command line, else the shipped seed; the
+    validated params; their paths."""
+    if per_seed:
+        name, seed = cli.parse_variant_seed(description)
+    else:
+        name, seed = cli.parse_variant(description), None
     params = config.load_params()
     params.variant(name)
+    seed = params.shipped_seed if seed is None else seed
     tracking.check_reachable()  # before the work, not after it
-    return name, params, VariantPaths(name)
+    return Stage(name, seed, params, VariantPaths(name), SeedPaths(name, seed))
 
 
 @contextmanager
-def variant_stage(
-    description: str | None,
-) -> Iterator[tuple[str, config.Params, VariantPaths, tracking.VariantRun, Callable]]:
-    """`open_variant`, inside the variant's MLflow run with Ctrl-C and SIGTERM deferred.
+def variant_stage(description: str | None, per_seed: bool) -> Iterator[tuple[Stage, tracking.VariantRun, Callable]]:
+    """`open_stage`, inside the seed's MLflow run with Ctrl-C and SIGTERM deferred.
 
     Bad input fails inside the run, marking it FAILED. A signal is acted on where the stage calls
     the yielded `act_on_signal()`, between its steps (inside TensorFlow's calls an exception may
     abort the process); once the outputs are being replaced, the stage finishes first.
     """
-    name, params, paths = open_variant(description)
-    run = tracking.variant_run(name, paths.run_file, params.tracking.experiment, new=False, tags={})
+    stage = open_stage(description, per_seed)
+    run_file = stage.seed_paths.run_file
+    run = tracking.variant_run(stage.name, stage.seed, run_file, stage.params.experiment, new=False, tags={})
     with signals_deferred() as act_on_signal, run as opened:
-        yield name, params, paths, opened, act_on_signal
+        yield stage, opened, act_on_signal

@@ -3,7 +3,7 @@
 Use this to check what a user actually lands on after the pipeline has logged
 to MLflow: the runs table (Model training view), the experiment's logged
 models, the registered model page and a compare-runs view of the latest run of
-each `variant` tag.
+each variant (the parent run its seed runs are nested under).
 
     python scripts/ui_screenshots.py --store sqlite:////abs/path/mlflow.db --out DIR \
         [--experiment fashion-mnist] [--model fashion-mnist-classifier] [--window-size 1600,1000]
@@ -127,9 +127,11 @@ def stop_group(proc: subprocess.Popen, timeout: float = 20) -> None:
 
 
 def latest_run_per_variant(client, experiment_id: str) -> list[str]:
+    """Each variant's latest parent run (its seeds' mean and spread), else its latest run."""
     runs = client.search_runs([experiment_id], order_by=["attributes.start_time DESC"])
+    parents = [run for run in runs if run.data.tags.get("run_type") == "variant"]
     latest: dict[str, str] = {}
-    for run in runs:
+    for run in parents or runs:
         variant = run.data.tags.get("variant")
         if variant and variant not in latest:
             latest[variant] = run.info.run_id

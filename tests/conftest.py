@@ -144,7 +144,16 @@ def trained_cnn(real_data):
 
 
 REPOSITORY = Path(__file__).resolve().parent.parent
-PROJECT_FILES = ("pipeline", "dvc.yaml", "params.yaml", ".dvcignore", ".dvc/config", ".dvc/.gitignore", ".gitignore")
+PROJECT_FILES = (
+    "pipeline",
+    "plot_templates",
+    "dvc.yaml",
+    "params.yaml",
+    ".dvcignore",
+    ".dvc/config",
+    ".dvc/.gitignore",
+    ".gitignore",
+)
 
 
 def copy_project(root: Path) -> Path:
@@ -166,7 +175,8 @@ def edit_params(root: Path, edit: Callable[[dict], None]) -> None:
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
 
-# The small pipeline of the tests that run many stages on real data: two one-epoch MLPs on 3,000 images.
+# The small pipeline of the tests that run many stages on real data: two one-epoch MLPs on 3,000 images,
+# one seed each.
 SMALL_VARIANTS = ("mlp", "mlp_dropout")
 SMALL_HIDDEN_UNITS = 16
 
@@ -174,9 +184,12 @@ SMALL_HIDDEN_UNITS = 16
 def small_pipeline(params: dict) -> None:
     """Edit params.yaml's values into SMALL_VARIANTS' small pipeline (for `edit_params`)."""
     params["data"]["limit"] = 3000
+    params["seeds"] = params["seeds"][:1]
+    params["run_variants"] = list(SMALL_VARIANTS)
     params["variants"] = {
         name: dict(params["variants"][name], epochs=1, hidden_units=[SMALL_HIDDEN_UNITS]) for name in SMALL_VARIANTS
     }
+    params["compare"]["effects"] = {"dropout": [list(SMALL_VARIANTS)]}
     params["gate"]["min_test_accuracy_by_variant"] = {}
     params["export"].update(representative_images=100, latency_runs=20)
     params["export"]["app"].update(calibration_images=50, test_images=200)  # MediaPipe: about 2 s a variant

@@ -10,7 +10,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from pipeline import cli
 from pipeline.paths import PARAMS_FILE, ROOT
+
+REQUIRED = "a mapping with at least seed, seeds, threads, data, run_variants, variants"
 
 
 @pytest.fixture
@@ -43,6 +46,7 @@ def _misspell_seed(repo: Path) -> None:
 
 
 FIRST_VARIANT = next(iter(yaml.safe_load(PARAMS_FILE.read_text())["variants"]))
+SEED = str(yaml.safe_load(PARAMS_FILE.read_text())["seeds"][0])  # train and evaluate take `<variant> <seed>`
 V = f"variants.{FIRST_VARIANT}"
 
 
@@ -72,7 +76,7 @@ def test_a_mistyped_key_stops_train_with_one_line_that_suggests_the_fix(repo):
     cnn["dropuot"] = cnn.pop("dropout")
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     before = _files(repo)
-    line = _assert_one_line_error(_run(repo, "pipeline.train", "mlp"))
+    line = _assert_one_line_error(_run(repo, "pipeline.train", "mlp", SEED))
     assert line.startswith("error: params.yaml: variants.cnn.dropuot: unknown key; did you mean 'dropout'? (known: ")
     assert _files(repo) == before  # no data, model, report or MLflow store
 
@@ -80,15 +84,15 @@ def test_a_mistyped_key_stops_train_with_one_line_that_suggests_the_fix(repo):
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ("", "error: params.yaml: empty; expected a mapping with at least seed, threads, data, variants"),
-        ("- seed\n- threads\n", "error: params.yaml: expected a mapping with at least seed, threads, data, variants"),
+        ("", f"error: params.yaml: empty; expected {REQUIRED}"),
+        ("- seed\n- threads\n", f"error: params.yaml: expected {REQUIRED}"),
         ("seed: [1,\nthreads: 2\n", "error: params.yaml is not valid YAML: expected ',' or ']'"),
     ],
     ids=["empty", "top-level list", "invalid YAML"],
 )
 def test_an_empty_or_malformed_params_file_is_one_line(repo, content, message):
     (repo / "params.yaml").write_text(content)
-    assert _assert_one_line_error(_run(repo, "pipeline.train", "mlp")).startswith(message)
+    assert _assert_one_line_error(_run(repo, "pipeline.train", "mlp", SEED)).startswith(message)
 
 
 @pytest.mark.parametrize(
@@ -106,22 +110,24 @@ def test_an_empty_or_malformed_params_file_is_one_line(repo, content, message):
 )
 def test_a_bad_value_stops_the_stage_with_one_line_naming_key_and_rule(repo, key, value, message):
     _set(repo, key, value)
-    assert message in _assert_one_line_error(_run(repo, "pipeline.train", FIRST_VARIANT))
+    assert message in _assert_one_line_error(_run(repo, "pipeline.train", FIRST_VARIANT, SEED))
 
 
 def test_a_variant_missing_from_params_is_named_with_the_known_ones(repo):
-    line = _assert_one_line_error(_run(repo, "pipeline.train", "nosuch"))
+    line = _assert_one_line_error(_run(repo, "pipeline.train", "nosuch", SEED))
     known = ", ".join(_params(repo)["variants"])
     assert line == f"error: params.yaml: variants.nosuch: no such variant (known: {known})"
     typo = FIRST_VARIANT[:-1] + "x" + FIRST_VARIANT[-1]
-    line = _assert_one_line_error(_run(repo, "pipeline.evaluate", typo))
+    line = _assert_one_line_error(_run(repo, "pipeline.evaluate", typo, SEED))
+    assert f"variants.{typo}: no such variant; did you mean '{FIRST_VARIANT}'?" in line
+    line = _assert_one_line_error(_run(repo, "pipeline.export", typo))  # export takes the variant alone
     assert f"variants.{typo}: no such variant; did you mean '{FIRST_VARIANT}'?" in line
 
 
 @pytest.mark.parametrize("stage", ["fetch", "preprocess", "train", "evaluate", "export", "compare", "gate"])
 def test_params_are_checked_before_the_stage_imports_tensorflow(repo, stage):
     _misspell_seed(repo)
-    args = [FIRST_VARIANT] if stage in ("train", "evaluate", "export") else []
+    args = {"train": [FIRST_VARIANT, SEED], "evaluate": [FIRST_VARIANT, SEED], "export": [FIRST_VARIANT]}.get(stage, [])
     result = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", f"pipeline.{stage}", *args],
         cwd=repo,
@@ -145,6 +151,20 @@ def test_help_and_plain_imports_work_even_with_bad_params(repo):
         [sys.executable, "-c", "import pipeline.config"], cwd=repo, capture_output=True, text=True, check=False
     )
     assert (imported.returncode, imported.stderr) == (0, "")
+
+
+def test_train_and_evaluate_take_a_variant_and_a_training_seed(monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", ["train", "cnn", "2"])
+    assert cli.parse_variant_seed(None) == ("cnn", 2)
+    for args, problem in (
+        (["cnn"], "the following arguments are required: seed"),
+        (["cnn", "two"], "argument seed: invalid int value: 'two'"),
+    ):
+        monkeypatch.setattr(sys, "argv", ["train", *args])
+        with pytest.raises(SystemExit) as exited:
+            cli.parse_variant_seed(None)
+        assert exited.value.code == 2
+        assert capsys.readouterr().err.splitlines()[-1].endswith(problem)
 
 
 def _run_stage(body: str) -> subprocess.CompletedProcess:

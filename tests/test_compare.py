@@ -1,11 +1,23 @@
+import dataclasses
 import json
 
+import numpy as np
 import pytest
 
 from pipeline import config, paths
-from pipeline.compare import app_table, best_variant, device_table, machines_line, markdown_table, variant_row
-from pipeline.errors import PipelineError
+from pipeline.compare import (
+    app_table,
+    best_against_runner_up,
+    best_variant,
+    design_effects,
+    device_table,
+    effects_section,
+    machines_line,
+    markdown_table,
+    tables,
+)
 from pipeline.paths import VariantPaths
+from pipeline.results import variant_summary
 
 ROWS = [
     {
@@ -24,6 +36,10 @@ ROWS = [
         "tflite_size_bytes": 409_788,
         "cpu_model": "AMD EPYC 7763 64-Core Processor",
         "cpu_isa": "avx2",
+        "test_accuracy_sd": None,
+        "seeds": [
+            {"seed": 1, "test_accuracy": 0.86, "cpu_model": "AMD EPYC 7763 64-Core Processor", "cpu_isa": "avx2"}
+        ],
     },
     {
         "variant": "cnn",
@@ -41,6 +57,8 @@ ROWS = [
         "tflite_size_bytes": 1_691_300,
         "cpu_model": "Intel(R) Xeon(R) Processor",
         "cpu_isa": "amx",
+        "test_accuracy_sd": None,
+        "seeds": [{"seed": 1, "test_accuracy": 0.915, "cpu_model": "Intel(R) Xeon(R) Processor", "cpu_isa": "amx"}],
     },
 ]
 FIGURES = {
@@ -87,7 +105,8 @@ def test_table_has_a_row_per_variant_and_stars_the_best():
     lines = markdown_table(ROWS, best="cnn").splitlines()
     assert lines[0].startswith("| variant | model | dropout | params |")
     assert lines[2] == (
-        "| mlp | mlp | 0 | 101,770 | 10 | float32 | 23.0 | 0.8700 | 0.8600 | 0.3900 | 0.0300 | 0.8600 | 409,788 |"
+        "| mlp | mlp | 0 | 101,770 | 10 | float32 | 23.0 | 0.8700 | 0.8600 | 0.8600 | 0.3900 | 0.0300 | 0.8600 "
+        "| 409,788 |"
     )
     assert lines[3].startswith("| **cnn** ★ | cnn | 0.3 | 421,642 |")
     assert len(lines) == 4
@@ -100,32 +119,38 @@ def test_the_report_names_the_cpus_that_trained_the_variants():
     assert machines_line(ROWS[:1] * 2) == "Trained on AMD EPYC 7763 64-Core Processor (`avx2`)."
 
 
+def test_the_mean_shows_its_spread_and_every_seed():
+    row = ROWS[1] | {
+        "test_accuracy_sd": 0.0021,
+        "seeds": [{"seed": s, "test_accuracy": a} for s, a in ((1, 0.913), (2, 0.917))],
+    }
+    line = markdown_table([row], best="cnn").splitlines()[2]
+    assert "| 0.9150 ± 0.0021 | 0.9130, 0.9170 |" in line
+
+
 @pytest.fixture
 def variant_reports(tmp_path, monkeypatch):
     monkeypatch.setattr(paths, "VARIANT_REPORTS_DIR", tmp_path)
     variant = VariantPaths("cnn")
-    variant.reports_dir.mkdir()
+    seed = variant.seed(1)
+    seed.reports_dir.mkdir(parents=True)
     row = ROWS[1]
     training_keys = ("parameters", "epochs", "precision", "train_seconds", "cpu_model", "cpu_isa")
-    variant.training.write_text(json.dumps({k: row[k] for k in training_keys}))
+    seed.training.write_text(json.dumps({k: row[k] for k in training_keys}))
     metrics = {k: row[k] for k in ("val_accuracy", "test_accuracy", "test_loss", "train_test_gap")}
-    variant.metrics.write_text(json.dumps(metrics | {"train_accuracy": 0.95}))
+    seed.metrics.write_text(json.dumps(metrics | {"train_accuracy": 0.95}))
     variant.tflite_metrics.write_text(
         json.dumps(ON_DEVICE | {"keras_accuracy": 0.915, "keras_predict_latency_ms_median": 41.5, "app": APP})
     )
     return variant
 
 
-def test_row_is_read_from_the_stage_outputs(variant_reports):
-    spec = config.VariantParams(model="cnn", dropout=0.3)
-    row = variant_row("cnn", spec)
-    assert {key: row[key] for key in ROWS[1]} == ROWS[1]
-    assert row["on_device"] == ON_DEVICE and row["keras_predict_latency_ms_median"] == 41.5
+def _row(variant_reports) -> dict:
+    return variant_summary("cnn", config.VariantParams(model="cnn", dropout=0.3), (1,))
 
 
 def test_device_table_lists_every_file_of_every_variant(variant_reports):
-    row = variant_row("cnn", config.VariantParams(model="cnn", dropout=0.3))
-    lines = device_table([row], threads=2, throughput_batch=256).splitlines()
+    lines = device_table([_row(variant_reports)], threads=2, throughput_batch=256).splitlines()
     assert lines[0].startswith("| variant | file | accuracy | agreement | bytes | size | ms/image |")
     assert lines[2] == "| cnn | float32 | 0.9150 | 100.00% | 1,691,300 | 100% | 0.033 | 0.035 | 33,382 | 41.5 |"
     assert lines[5].startswith("| cnn | int8 | 0.9127 | 99.61% | 433,224 | 26% |")
@@ -133,8 +158,7 @@ def test_device_table_lists_every_file_of_every_variant(variant_reports):
 
 
 def test_app_table_shows_both_builds_of_the_app_flavour_the_shipped_one_first(variant_reports):
-    row = variant_row("cnn", config.VariantParams(model="cnn", dropout=0.3))
-    lines = app_table([row], config.AppParams()).splitlines()
+    lines = app_table([_row(variant_reports)], config.AppParams()).splitlines()
     assert lines[0] == (
         "| variant | build | shipped | bytes | RGB acc | RGB agreement | photo acc | photo agreement "
         "| ms/image | p95 ms |"
@@ -144,7 +168,54 @@ def test_app_table_shows_both_builds_of_the_app_flavour_the_shipped_one_first(va
     assert "on 10,000 test images" in lines[-1] and "224×224" in lines[-1] and "320×320" in lines[-1]
 
 
-def test_a_variant_whose_stages_have_not_run_is_named(variant_reports):
-    variant_reports.tflite_metrics.unlink()
-    with pytest.raises(PipelineError, match="cnn/tflite.json is missing"):
-        variant_row("cnn", config.VariantParams(model="cnn"))
+# The effects: the design's pairs from the params, measured on which test images each seed's model got right.
+
+PARAMS = config.load_params()
+
+
+def _correct(accuracy: float, seed: int, images: int = 2000) -> np.ndarray:
+    return np.random.default_rng(seed).random(images) < accuracy
+
+
+def test_every_pair_of_the_design_that_ran_is_measured_and_the_extras_are_not():
+    design = {name for pairs in PARAMS.compare.effects.values() for pair in pairs for name in pair}
+    correct = {name: {seed: _correct(0.9, seed) for seed in (1, 2, 3)} for name in design}
+    found = design_effects(PARAMS, correct)
+    expected = [tuple(pair) for pairs in PARAMS.compare.effects.values() for pair in pairs]
+    assert [(effect.baseline, effect.changed) for effect in found] == expected
+    assert all(effect.seeds == 3 and effect.confounders == () for effect in found)
+    missing_one = {name: value for name, value in correct.items() if name != expected[0][1]}
+    assert len(design_effects(PARAMS, missing_one)) == len(expected) - sum(expected[0][1] in p for p in expected)
+
+
+def test_a_pair_edited_out_of_its_design_is_flagged_in_the_report():
+    baseline, changed = PARAMS.compare.effects["dropout"][0]
+    variants = dict(PARAMS.variants)
+    variants[changed] = dataclasses.replace(variants[changed], epochs=variants[changed].epochs + 3)
+    params = dataclasses.replace(PARAMS, variants=variants)
+    correct = {name: {1: _correct(0.9, seed)} for seed, name in enumerate((baseline, changed))}
+    (effect,) = design_effects(params, correct)
+    assert effect.confounders == ("epochs",)
+    assert "Confounded: the two also differ in epochs." in effects_section([effect], None, 2000, (1,))
+
+
+def test_the_report_says_whether_the_best_is_distinguishably_better_than_the_runner_up():
+    rows = [{"variant": "a", "test_accuracy": 0.80}, {"variant": "b", "test_accuracy": 0.95}]
+    correct = {"a": {1: _correct(0.80, 1)}, "b": {1: _correct(0.95, 2)}}
+    best = best_against_runner_up(rows, "test_accuracy", correct, 0.95)
+    assert (best.baseline, best.changed) == ("a", "b") and best.distinguishable
+    text = effects_section([], best, 2000, (1,))
+    assert "**b** is distinguishably better in test accuracy than **a**, the runner-up by `test_accuracy`" in text
+    assert "**One seed**" in text and "dvc exp run -S 'seeds=[1,2,3]'" in text
+    close = {"a": {s: _correct(0.9, s) for s in (1, 2)}, "b": {s: _correct(0.9, s + 10) for s in (1, 2)}}
+    rows = [{"variant": "a", "test_accuracy": 0.9}, {"variant": "b", "test_accuracy": 0.901}]
+    assert "is **not** distinguishable in test accuracy from" in effects_section(
+        [], best_against_runner_up(rows, "test_accuracy", close, 0.95), 2000, (1, 2)
+    )
+
+
+def test_variants_outside_the_design_get_a_section_of_their_own():
+    text = tables(ROWS, "cnn", in_design={"cnn"})
+    design, extras = text.split("### Beyond the 2 × 2")
+    assert "| **cnn** ★ |" in design and "| mlp |" not in design
+    assert "| mlp |" in extras

@@ -33,6 +33,7 @@ def test_the_repository_params_load_as_written(raw_params):
         assert spec.precision == raw.get("precision", "auto")
     assert params.data.val_fraction == raw_params["data"]["val_fraction"]
     assert params.tracking.experiment == raw_params["tracking"]["experiment"]
+    assert params.seeds == tuple(raw_params["seeds"]) and params.run_variants == tuple(raw_params["run_variants"])
 
 
 def test_lists_become_tuples_and_ints_are_accepted_as_floats(raw_params):
@@ -48,9 +49,12 @@ def test_omitted_optional_keys_take_their_defaults(raw_params):
     for section in ("tracking", "compare", "gate"):
         del raw_params[section]
     raw_params["variants"] = {"tiny": {"model": "mlp"}}
+    raw_params["run_variants"] = ["tiny"]
     params = parse_params(raw_params)
-    assert params.tracking.experiment == "fashion-mnist"
+    assert (params.tracking.experiment, params.tracking.registered_model) == (None, None)
+    assert params.experiment == raw_params["data"]["dataset"].replace("_", "-")  # named after the dataset
     assert params.compare.best_by == "test_accuracy"
+    assert (params.compare.effects, params.compare.confidence) == ({}, 0.95)
     assert params.gate.min_test_accuracy_by_variant == {}
     assert params.variant("tiny") == VariantParams(model="mlp")
     assert params.variant("tiny").precision == "auto"
@@ -165,7 +169,7 @@ def test_a_section_that_is_not_a_mapping_is_named(raw_params):
     ("raw", "got"), [(None, ""), (["seed", "threads"], ", got ['seed', 'threads']"), ("seed", ", got 'seed'")]
 )
 def test_an_empty_file_or_a_top_level_list_is_named_once(raw, got):
-    required = "a mapping with at least seed, threads, data, variants"
+    required = "a mapping with at least seed, seeds, threads, data, run_variants, variants"
     expected = f"params.yaml: empty; expected {required}" if raw is None else f"params.yaml: expected {required}{got}"
     assert _error(raw) == expected
 
@@ -223,7 +227,9 @@ def test_no_variants_is_rejected(raw_params):
     assert _error(raw_params) == "params.yaml: variants: must declare at least one variant"
 
 
-@pytest.mark.parametrize(("path", "key"), [((), "seed"), (("variants", "cnn"), "model")])
+@pytest.mark.parametrize(
+    ("path", "key"), [((), "seed"), ((), "seeds"), ((), "run_variants"), (("variants", "cnn"), "model")]
+)
 def test_missing_required_key_is_named(raw_params, path, key):
     target = raw_params
     for part in path:
@@ -292,6 +298,78 @@ def test_unknown_precision_or_schedule_lists_the_choices(raw_params, key):
 def test_a_negative_seed_is_rejected(raw_params):
     raw_params["seed"] = -1
     assert _error(raw_params) == "params.yaml: seed: must be at least 0"
+
+
+def test_the_training_seeds_are_a_list_and_the_first_is_the_shipped_one(raw_params):
+    raw_params["seeds"] = [7, 3, 5]
+    params = parse_params(raw_params)
+    assert params.seeds == (7, 3, 5) and params.shipped_seed == 7
+    assert params.seed == raw_params["seed"]  # the data split's seed is another setting
+
+
+@pytest.mark.parametrize(
+    ("seeds", "rule"),
+    [
+        ([], "must list at least one training seed"),
+        ([1, -1], "must be at least 0"),
+        ([2, 1, 2], "must not repeat a seed"),
+    ],
+)
+def test_bad_training_seeds_are_named(raw_params, seeds, rule):
+    raw_params["seeds"] = seeds
+    assert _error(raw_params) == f"params.yaml: seeds: {rule}"
+
+
+def test_the_run_variants_are_selected_in_their_order_and_the_others_stay_declared(raw_params):
+    declared = list(raw_params["variants"])
+    raw_params["run_variants"] = [declared[-1], declared[0]]
+    params = parse_params(raw_params)
+    assert list(params.selected) == [declared[-1], declared[0]]
+    assert params.selected[declared[0]] == params.variant(declared[0])
+    assert list(params.variants) == declared
+
+
+@pytest.mark.parametrize(
+    ("run_variants", "rule"),
+    [([], "must name at least one variant"), (["mlp", "cnn", "mlp"], "must not repeat a variant")],
+)
+def test_an_empty_or_repeating_run_variants_is_refused(raw_params, run_variants, rule):
+    raw_params["run_variants"] = run_variants
+    assert _error(raw_params) == f"params.yaml: run_variants: {rule}"
+
+
+def test_a_run_variant_that_is_not_declared_is_named_with_the_known_ones(raw_params):
+    raw_params["run_variants"] = ["mlp", "cnn_dropuot"]
+    known = ", ".join(raw_params["variants"])
+    assert _error(raw_params) == (
+        f"params.yaml: run_variants: cnn_dropuot: no such variant; did you mean 'cnn_dropout'? (known: {known})"
+    )
+
+
+@pytest.mark.parametrize(
+    ("data", "experiment"),
+    [
+        ({"dataset": "fashion_mnist"}, "fashion-mnist"),
+        ({"dataset": "mnist"}, "mnist"),
+        ({"dataset": "image_folder", "image_folder": {"directory": "photos/flowers"}}, "flowers"),
+        ({"dataset": "image_folder", "image_folder": {"directory": "/data/tulips/"}}, "tulips"),
+    ],
+)
+def test_the_experiment_and_registered_model_are_named_after_the_dataset(raw_params, data, experiment):
+    raw_params["data"] = data
+    raw_params["tracking"] = {"experiment": None, "registered_model": None}
+    params = parse_params(raw_params)
+    assert (params.experiment, params.registered_model) == (experiment, f"{experiment}-classifier")
+
+
+def test_a_named_experiment_or_registered_model_is_used_as_written(raw_params):
+    raw_params["tracking"] = {"experiment": "sweeps"}
+    params = parse_params(raw_params)
+    assert (params.experiment, params.registered_model) == ("sweeps", "sweeps-classifier")
+    raw_params["tracking"]["registered_model"] = "shoes"
+    assert parse_params(raw_params).registered_model == "shoes"
+    raw_params["tracking"]["registered_model"] = "a/b"
+    assert _error(raw_params) == ("params.yaml: tracking.registered_model: must be a name without '/', ':' or quotes")
 
 
 def test_a_mistyped_dataset_suggests_the_closest_one(raw_params):

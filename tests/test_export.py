@@ -1,13 +1,15 @@
 import dataclasses
+import sys
 
 import numpy as np
 import pytest
 
-from pipeline import litert
+from pipeline import config, litert
 from pipeline.config import AugmentParams, ExportParams, VariantParams
 from pipeline.export import convert, keras_latency_ms, measure, representative_images
 from pipeline.models import build_model
-from pipeline.paths import APP_FLAVOURS, TFLITE_FLAVOURS
+from pipeline.paths import APP_FLAVOURS, TFLITE_FLAVOURS, SeedPaths, VariantPaths
+from pipeline.variant_stage import open_stage
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +121,7 @@ def test_augmentation_layers_are_not_exported_and_predictions_match_keras(real_d
 def test_the_app_flavour_shipped_is_the_build_mediapipe_measured_fit_and_carries_the_labels(
     trained_cnn, real_data, keras_logits
 ):
-    from pipeline import app_model, config
+    from pipeline import app_model
     from pipeline.dataset import CLASS_NAMES
     from pipeline.export import app_flavour
     from pipeline.mediapipe_client import category_names
@@ -127,8 +129,10 @@ def test_the_app_flavour_shipped_is_the_build_mediapipe_measured_fit_and_carries
     params = config.parse_params(
         {
             "seed": 0,
+            "seeds": [0],
             "threads": 2,
             "data": {},
+            "run_variants": ["cnn"],
             "variants": {"cnn": {"model": "cnn"}},
             "export": {"app": {"calibration_images": 50, "test_images": 100}},
         }
@@ -143,3 +147,16 @@ def test_the_app_flavour_shipped_is_the_build_mediapipe_measured_fit_and_carries
     assert report["accuracy_drop"] <= 0.02  # MediaPipe's scores on block-upscaled images are Keras's, or nearly
     image = app_model.as_rgb(test[0][:1], (224, 224))[0]
     assert sorted(category_names(content, image)) == sorted(CLASS_NAMES)
+
+
+def test_export_ships_the_first_training_seeds_model_and_evaluate_reads_the_seed_it_is_given(monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)  # a local store: nothing to reach
+    params = config.load_params()
+    name = params.run_variants[0]
+    monkeypatch.setattr(sys, "argv", ["export", name])
+    stage = open_stage(None, per_seed=False)
+    assert (stage.name, stage.seed) == (name, params.shipped_seed) and params.shipped_seed == params.seeds[0]
+    assert (stage.paths, stage.seed_paths) == (VariantPaths(name), SeedPaths(name, params.seeds[0]))
+    monkeypatch.setattr(sys, "argv", ["evaluate", name, "5"])
+    stage = open_stage(None, per_seed=True)
+    assert (stage.seed, stage.seed_paths) == (5, SeedPaths(name, 5))

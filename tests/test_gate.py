@@ -2,10 +2,9 @@ import json
 
 import pytest
 
-from pipeline import config, gate, paths
+from pipeline import config, gate
 from pipeline.errors import PipelineError
 from pipeline.gate import Check, format_checks, gate_checks, read_metrics
-from pipeline.paths import VariantPaths
 
 GATE = config.GateParams(
     min_test_accuracy=0.85,
@@ -84,7 +83,7 @@ def test_the_app_flavour_is_held_to_its_drop_under_mediapipe():
 def test_a_regression_against_the_baseline_fails_beyond_the_tolerance():
     baseline = {"mlp": _values(test=0.87), "cnn": _values(test=0.93)}
     checks = gate_checks({"mlp": _values(test=0.866), "cnn": _values(test=0.92)}, GATE, baseline)
-    assert _failures(checks) == [("cnn", "test_accuracy_vs_baseline")]
+    assert _failures(checks) == [("cnn", "mean_test_accuracy_vs_baseline")]
 
 
 def test_a_variant_without_baseline_is_only_held_to_the_bounds():
@@ -103,36 +102,56 @@ def test_table_shows_value_bound_and_verdict():
     assert lines[2].split() == ["cnn", "float32.size_bytes", "1,691,300", "≤", "2,000,000", "PASS"]
 
 
+def test_every_seed_is_held_to_the_minimum_not_only_the_mean():
+    """min_test_accuracy bounds each seed's model: a mean above the bound does not hide a seed below it."""
+    values = _values(test=0.86) | {"seeds": {1: 0.88, 2: 0.84, 3: 0.86}}  # mean 0.86 >= 0.85
+    checks = gate_checks({"mlp": values}, GATE)
+    assert _failures(checks) == [("mlp", "test_accuracy seed 2")]
+    assert [c.name for c in checks if c.name.startswith("test_accuracy")] == [
+        f"test_accuracy seed {seed}" for seed in (1, 2, 3)
+    ]
+
+
+def _row(test=0.91, seeds=(0.91,)) -> dict:
+    """A variant's row in comparison.json, as compare writes it."""
+    per_seed = [{"seed": index + 1, "test_accuracy": value} for index, value in enumerate(seeds)]
+    return {"variant": "cnn", "test_accuracy": test, "seeds": per_seed, "tflite": _tflite_json(_values())}
+
+
 @pytest.fixture
 def reports(tmp_path, monkeypatch):
     monkeypatch.setattr(gate, "ROOT", tmp_path)  # where the gate shows paths from
-    monkeypatch.setattr(paths, "VARIANT_REPORTS_DIR", tmp_path / "reports" / "variants")
-    variant = VariantPaths("cnn")
-    variant.reports_dir.mkdir(parents=True)
-    variant.metrics.write_text(json.dumps({"test_accuracy": 0.91, "per_class": {}}))
-    variant.tflite_metrics.write_text(json.dumps(_tflite_json(_values())))
-    return variant
+    comparison = tmp_path / "reports" / "comparison.json"
+    monkeypatch.setitem(gate.COMPARISON, "json", comparison)
+    comparison.parent.mkdir(parents=True)
+    comparison.write_text(json.dumps({"best": "cnn", "variants": [_row()]}))
+    return comparison
 
 
-def test_metrics_are_read_from_the_declared_files(reports):
-    assert read_metrics(["cnn"]) == {"cnn": _values()}
+def test_metrics_are_read_from_the_comparison(reports):
+    assert read_metrics(["cnn"]) == {"cnn": _values() | {"seeds": {1: 0.91}}}
 
 
-def test_the_baseline_needs_only_test_accuracy(reports):
-    reports.tflite_metrics.unlink()  # e.g. a revision from before the quantized export
-    assert read_metrics(["cnn"], tflite=False) == {"cnn": {"test_accuracy": 0.91}}
+def test_the_baseline_needs_only_the_mean_test_accuracy(reports):
+    reports.write_text(json.dumps({"variants": [{"variant": "cnn", "test_accuracy": 0.9}]}))  # an older layout
+    assert read_metrics(["cnn"], tflite=False) == {"cnn": {"test_accuracy": 0.9, "seeds": {}}}
 
 
-def test_a_missing_metrics_file_is_named(reports):
-    reports.tflite_metrics.unlink()
-    with pytest.raises(PipelineError, match=r"reports/variants/cnn/tflite.json is missing: run `dvc repro` first"):
+def test_a_missing_comparison_is_named(reports):
+    reports.unlink()
+    with pytest.raises(PipelineError, match=r"reports/comparison.json is missing: run `dvc repro` first"):
         read_metrics(["cnn"])
 
 
-def test_a_malformed_metrics_file_is_named(reports):
-    reports.metrics.write_text('{"test_accuracy": ')
-    with pytest.raises(PipelineError, match=r"reports/variants/cnn/metrics.json is malformed"):
+def test_a_variant_missing_from_the_comparison_is_named(reports):
+    with pytest.raises(PipelineError, match=r"reports/comparison.json is malformed: KeyError\('no results for mlp'\)"):
+        read_metrics(["cnn", "mlp"])
+
+
+def test_a_malformed_comparison_is_named(reports):
+    reports.write_text('{"variants": ')
+    with pytest.raises(PipelineError, match=r"reports/comparison.json is malformed"):
         read_metrics(["cnn"])
-    reports.metrics.write_text('{"accuracy": 0.9}')
-    with pytest.raises(PipelineError, match=r"metrics.json is malformed: KeyError\('test_accuracy'\)"):
+    reports.write_text(json.dumps({"variants": [{"variant": "cnn", "accuracy": 0.9}]}))
+    with pytest.raises(PipelineError, match=r"comparison.json is malformed: KeyError\('test_accuracy'\)"):
         read_metrics(["cnn"])

@@ -4,7 +4,7 @@ stderr, write no partial output (run directly, a stage leaves the old outputs as
 the MLflow run as FAILED, and let the next `dvc repro` finish the job.
 
 Runs on a temporary copy of the repository with real Fashion-MNIST capped to 3,000 training images
-and one small MLP variant; the signal is sent once Keras prints its first "Epoch" line.
+and one small MLP variant trained with one seed; the signal is sent once Keras prints its first "Epoch" line.
 """
 
 import hashlib
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import command_env, copy_project, edit_params, init_git, run_command
+from conftest import REPOSITORY, command_env, copy_project, edit_params, init_git, run_command
 from mlflow import MlflowClient
 
 from pipeline import artifacts
@@ -28,19 +28,29 @@ from pipeline.paths import SYSTEM_DATA_DIR
 pytestmark = pytest.mark.slow  # real stages and dvc repro on a copy of the project
 
 VARIANT = "mlp"
+SEED = yaml.safe_load((REPOSITORY / "params.yaml").read_text())["seeds"][0]  # the only one trained here
+RUN_NAME = f"{VARIANT} seed {SEED}"  # the MLflow run of the variant trained with that seed
+MODEL_DIR, REPORTS_DIR = f"models/{VARIANT}/seed-{SEED}", f"reports/variants/{VARIANT}/seed-{SEED}"
 EPOCHS = 100  # about 5 s of training: a signal sent at the first epoch always arrives during training
 TRAIN_OUTPUTS = (
-    f"models/{VARIANT}/model.keras",
-    f"models/{VARIANT}/mlflow_run.json",
-    f"reports/variants/{VARIANT}/history.csv",
-    f"reports/variants/{VARIANT}/learning_curves.png",
-    f"reports/variants/{VARIANT}/training.json",
+    f"{MODEL_DIR}/model.keras",
+    f"{MODEL_DIR}/mlflow_run.json",
+    f"{REPORTS_DIR}/history.csv",
+    f"{REPORTS_DIR}/learning_curves.png",
+    f"{REPORTS_DIR}/training.json",
 )
+TRAIN = [sys.executable, "-m", "pipeline.train", VARIANT, str(SEED)]
+EVALUATE = [sys.executable, "-m", "pipeline.evaluate", VARIANT, str(SEED)]
+EXPORT = [sys.executable, "-m", "pipeline.export", VARIANT]  # the shipped seed's model: SEED's
+STAGE_COMMANDS = {"evaluate": EVALUATE, "export": EXPORT}
 
 
 def _tiny_and_slow(params: dict) -> None:
     params["data"]["limit"] = 3000
+    params["seeds"] = [SEED]
+    params["run_variants"] = [VARIANT]
     params["variants"] = {VARIANT: dict(params["variants"][VARIANT], hidden_units=[32], epochs=EPOCHS)}
+    params["compare"]["effects"] = {}  # one variant: no pair to compare
     params["gate"]["min_test_accuracy_by_variant"] = {}
     params["export"].update(representative_images=100, latency_runs=20)
 
@@ -74,12 +84,16 @@ def _leftovers(root: Path) -> list[Path]:
     ]
 
 
-def _runs(root: Path) -> list:
-    """The project's MLflow runs of the variant, newest first."""
+def _all_runs(root: Path) -> list:
+    """Every MLflow run of the project, newest first: the seed runs, their parent runs and the comparisons."""
     client = MlflowClient(tracking_uri=f"sqlite:///{root / 'mlflow.db'}")
     experiment = client.get_experiment_by_name("fashion-mnist")
-    runs = client.search_runs([experiment.experiment_id], order_by=["attributes.start_time DESC"])
-    return [run for run in runs if run.info.run_name == VARIANT]
+    return client.search_runs([experiment.experiment_id], order_by=["attributes.start_time DESC"])
+
+
+def _runs(root: Path) -> list:
+    """The project's MLflow runs of the variant trained with SEED (not their parent runs), newest first."""
+    return [run for run in _all_runs(root) if run.info.run_name == RUN_NAME]
 
 
 def _interrupt(args: list[str], root: Path, signum: int, *, whole_group: bool) -> tuple[int, str, str]:
@@ -123,7 +137,7 @@ def test_a_signal_during_training_leaves_the_outputs_as_they_were_and_fails_the_
             (project / output).unlink(missing_ok=True)
     before = _files(project)
 
-    code, _, stderr = _interrupt([sys.executable, "-m", "pipeline.train", VARIANT], project, signum, whole_group=False)
+    code, _, stderr = _interrupt(TRAIN, project, signum, whole_group=False)
 
     assert code == 128 + signum
     assert stderr.splitlines() == [f"interrupted by {signal.Signals(signum).name}"]
@@ -131,7 +145,7 @@ def test_a_signal_during_training_leaves_the_outputs_as_they_were_and_fails_the_
     assert [(project / output).exists() for output in TRAIN_OUTPUTS] == [trained_before] * len(TRAIN_OUTPUTS)
     assert _leftovers(project) == []
     assert _runs(project)[0].info.status == "FAILED"
-    assert all(run.info.status != "RUNNING" for run in _runs(project))
+    assert all(run.info.status != "RUNNING" for run in _all_runs(project))
 
 
 @pytest.mark.parametrize(("signum", "factor"), [(signal.SIGINT, 1.5), (signal.SIGTERM, 2.0)], ids=["SIGINT", "SIGTERM"])
@@ -151,10 +165,10 @@ def test_a_signal_to_dvc_repro_leaves_no_partial_output_and_the_next_repro_finis
     assert _files(project) == {path: digest for path, digest in before.items() if path not in TRAIN_OUTPUTS}
     assert _leftovers(project) == []
     assert _runs(project)[0].info.status == "FAILED"
-    assert all(run.info.status != "RUNNING" for run in _runs(project))
+    assert all(run.info.status != "RUNNING" for run in _all_runs(project))
 
     result = run_command(["dvc", "repro"], project)
-    assert f"Running stage 'train@{VARIANT}'" in result.stdout
+    assert f"Running stage 'train@{VARIANT}-{SEED}'" in result.stdout
     assert run_command(["dvc", "status"], project).stdout.strip() == "Data and pipelines are up to date."
     newest = _runs(project)[0]
     assert newest.info.status == "FINISHED"
@@ -164,19 +178,18 @@ def test_a_signal_to_dvc_repro_leaves_no_partial_output_and_the_next_repro_finis
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_a_signal_while_the_stage_imports_tensorflow_is_one_line_too(project, signum):
-    runs_before = len(_runs(project))
+    runs_before = len(_all_runs(project))
     before = _files(project)
     pid = []
 
     def importing_tensorflow() -> bool:
         return "libtensorflow" in Path(f"/proc/{pid[0]}/maps").read_text()
 
-    command = [sys.executable, "-m", "pipeline.train", VARIANT]
-    code, stdout, stderr = _signal_when(command, project, importing_tensorflow, signum, pid)
+    code, stdout, stderr = _signal_when(TRAIN, project, importing_tensorflow, signum, pid)
     assert code == 128 + signum
     assert (stdout, stderr) == ("", f"interrupted by {signal.Signals(signum).name}\n")
     assert _files(project) == before
-    assert len(_runs(project)) == runs_before  # stopped before it opened one
+    assert len(_all_runs(project)) == runs_before  # stopped before it opened one (or a parent run)
 
 
 def _signal_when(args: list[str], root: Path, ready, signum: int, pid: list | None = None) -> tuple[int, str, str]:
@@ -203,14 +216,13 @@ def _signal_when(args: list[str], root: Path, ready, signum: int, pid: list | No
 def test_ctrl_c_during_evaluate_or_export_leaves_the_outputs_as_they_were_and_fails_the_run(project, stage):
     run_command(["dvc", "repro"], project)
     before = _files(project)
-    run_id = json.loads((project / f"models/{VARIANT}/mlflow_run.json").read_text())["run_id"]
+    run_id = json.loads((project / f"{MODEL_DIR}/mlflow_run.json").read_text())["run_id"]
     client = MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}")
 
-    def working() -> bool:  # the stage has reopened the variant's run: it is past its imports, at its work
+    def working() -> bool:  # the stage has reopened the seed's run: it is past its imports, at its work
         return client.get_run(run_id).info.status == "RUNNING"
 
-    command = [sys.executable, "-m", f"pipeline.{stage}", VARIANT]
-    code, stdout, stderr = _signal_when(command, project, working, signal.SIGINT)
+    code, stdout, stderr = _signal_when(STAGE_COMMANDS[stage], project, working, signal.SIGINT)
     assert (code, stdout, stderr) == (130, "", "interrupted by SIGINT\n")
     assert _files(project) == before
     assert _leftovers(project) == []
@@ -221,23 +233,21 @@ def test_a_run_left_running_by_sigkill_is_marked_killed_by_the_next_stage(projec
     run_command(["dvc", "repro"], project)
     before = _files(project)
 
-    code, _, _ = _interrupt(
-        [sys.executable, "-m", "pipeline.train", VARIANT], project, signal.SIGKILL, whole_group=False
-    )
+    code, _, _ = _interrupt(TRAIN, project, signal.SIGKILL, whole_group=False)
 
     assert code == -signal.SIGKILL
     (orphan, *_) = _runs(project)
     assert orphan.info.status == "RUNNING"  # nothing could close it
     assert _files(project) == before  # the old outputs, whole
-    result = run_command([sys.executable, "-m", "pipeline.evaluate", VARIANT], project)
+    result = run_command(EVALUATE, project)
     pid = orphan.data.tags["process.pid"]
-    note = f"note: MLflow run {orphan.info.run_id} ({VARIANT}) was left RUNNING by process {pid}, which is gone"
+    note = f"note: MLflow run {orphan.info.run_id} ({RUN_NAME}) was left RUNNING by process {pid}, which is gone"
     assert f"{note}: marked it KILLED" in result.stderr
     assert (
         MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}").get_run(orphan.info.run_id).info.status
         == "KILLED"
     )
-    assert all(run.info.status != "RUNNING" for run in _runs(project))
+    assert all(run.info.status != "RUNNING" for run in _all_runs(project))
 
 
 def test_ctrl_c_while_compare_writes_finishes_the_comparison_first(project):
@@ -249,7 +259,7 @@ def test_ctrl_c_while_compare_writes_finishes_the_comparison_first(project):
 
     code, stdout, stderr = _signal_when([sys.executable, "-m", "pipeline.compare"], project, writing, signal.SIGINT)
     assert (code, stderr) == (130, "interrupted by SIGINT\n")
-    assert stdout.startswith("best by ")  # the table is printed, then the stage acts on Ctrl-C
+    assert stdout.startswith("# Variant comparison\n")  # the report is printed, then the stage acts on Ctrl-C
     assert all((project / "reports" / f"comparison.{suffix}").is_file() for suffix in ("md", "json", "png"))
     assert run_command(["dvc", "status"], project).stdout.strip() == "Data and pipelines are up to date."
     assert _leftovers(project) == []
@@ -257,6 +267,7 @@ def test_ctrl_c_while_compare_writes_finishes_the_comparison_first(project):
     experiment = client.get_experiment_by_name("fashion-mnist")
     newest = client.search_runs([experiment.experiment_id], order_by=["attributes.start_time DESC"], max_results=1)[0]
     assert newest.info.run_name == "comparison" and newest.info.status == "FINISHED"
+    assert newest.data.tags["run_type"] == "comparison"
 
 
 def _truncate(path: Path) -> None:
@@ -267,7 +278,7 @@ def _truncate(path: Path) -> None:
     ("broken", "message"),
     [
         (
-            f"models/{VARIANT}/model.keras",
+            f"{MODEL_DIR}/model.keras",
             "is not a loadable Keras model: not a .keras (zip) file, truncated or corrupt",
         ),
         ("data/prepared/test.npz", "is not a valid split file: File is not a zip file"),
@@ -278,12 +289,12 @@ def test_a_corrupt_input_stops_evaluate_and_export_with_one_line_and_repro_recov
     run_command(["dvc", "repro"], project)
     _truncate(project / broken)
     before = _files(project)
-    run_id = json.loads((project / f"models/{VARIANT}/mlflow_run.json").read_text())["run_id"]
+    run_id = json.loads((project / f"{MODEL_DIR}/mlflow_run.json").read_text())["run_id"]
 
-    for stage in ("evaluate", "export"):
-        result = run_command([sys.executable, "-m", f"pipeline.{stage}", VARIANT], project, check=False)
-        assert result.returncode == 2, result.stderr
-        assert result.stderr.splitlines() == [f"error: {project / broken} {message}"]
+    for stage, command in STAGE_COMMANDS.items():
+        result = run_command(command, project, check=False)
+        assert result.returncode == 2, (stage, result.stderr)
+        assert result.stderr.splitlines() == [f"error: {project / broken} {message}"], stage
         assert _files(project) == before
         assert _leftovers(project) == []
     client = MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}")
@@ -294,7 +305,7 @@ def test_a_corrupt_input_stops_evaluate_and_export_with_one_line_and_repro_recov
     assert "Running stage" in result.stdout or "is cached - skipping run, checking out outputs" in result.stdout
     assert _truncated_no_more(project / broken)
     assert run_command(["dvc", "status"], project).stdout.strip() == "Data and pipelines are up to date."
-    assert all(run.info.status != "RUNNING" for run in _runs(project))
+    assert all(run.info.status != "RUNNING" for run in _all_runs(project))
 
 
 def _truncated_no_more(path: Path) -> bool:

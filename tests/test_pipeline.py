@@ -29,12 +29,18 @@ from conftest import (
     wait_for,
     write_image_folder,
 )
+from scipy import stats
 
 from pipeline import cpu
 
 pytestmark = pytest.mark.slow  # the real `dvc repro` on a copy of the project
 
-VARIANTS = tuple(yaml.safe_load((REPOSITORY / "params.yaml").read_text())["variants"])
+# The tiny configuration: one epoch on 3,000 images, two seeds, the 2 x 2 plus one of the tutorials' extras
+# (outside the design), and export's measurements capped (MediaPipe: 200 test images).
+SEEDS = (1, 2)
+EXTRA = "mlp_deep"
+DESIGN = tuple(yaml.safe_load((REPOSITORY / "params.yaml").read_text())["run_variants"])
+VARIANTS = (*DESIGN, EXTRA)
 
 
 def _stages_run(output: str) -> set[str]:
@@ -43,8 +49,12 @@ def _stages_run(output: str) -> set[str]:
 
 def _tiny(params: dict) -> None:
     params["data"]["limit"] = 3000
+    params["seeds"] = list(SEEDS)
+    params["run_variants"] = list(VARIANTS)
     for spec in params["variants"].values():
         spec["epochs"] = 1
+    params["export"].update(representative_images=100, latency_runs=20)
+    params["export"]["app"].update(calibration_images=50, test_images=200)
 
 
 @pytest.fixture(scope="module")
@@ -61,37 +71,45 @@ def _tflite_files(root: Path, variant: str) -> list[Path]:
     return [root / "models" / variant / name for name in names]
 
 
-def test_repro_runs_every_stage_of_every_variant(project):
+def _seed_dir(root: Path, kind: str, variant: str, seed: int) -> Path:
+    return root / kind / ("variants" if kind == "reports" else "") / variant / f"seed-{seed}"
+
+
+def _json(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
+def test_repro_trains_and_evaluates_every_variant_per_seed_and_exports_each_once(project):
     root, output = project
-    expected = {"fetch", "preprocess", "compare"} | {
-        f"{s}@{v}" for s in ("train", "evaluate", "export") for v in VARIANTS
-    }
-    assert _stages_run(output) == expected
+    per_seed = {f"{stage}@{v}-{s}" for stage in ("train", "evaluate") for v in VARIANTS for s in SEEDS}
+    assert _stages_run(output) == {"fetch", "preprocess", "compare"} | per_seed | {f"export@{v}" for v in VARIANTS}
     for variant in VARIANTS:
-        for path in ("model.keras", "mlflow_run.json", *(f.name for f in _tflite_files(root, variant))):
-            assert (root / "models" / variant / path).is_file()
-        reports = root / "reports" / "variants" / variant
-        for path in ("history.csv", "training.json", "metrics.json", "tflite.json", "confusion.csv"):
-            assert (reports / path).is_file()
-        for picture in ("confusion.png", "predictions.png", "learning_curves.png"):
-            assert (reports / picture).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        for seed in SEEDS:
+            assert (root / "models" / variant / f"seed-{seed}" / "model.keras").is_file()
+            reports = root / "reports" / "variants" / variant / f"seed-{seed}"
+            for name in ("history.csv", "training.json", "metrics.json", "per_class.json", "predictions.csv"):
+                assert (reports / name).is_file()
+            for picture in ("confusion.png", "predictions.png", "learning_curves.png"):
+                assert (reports / picture).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        for path in (*_tflite_files(root, variant), root / "reports" / "variants" / variant / "tflite.json"):
+            assert path.is_file()
     assert (root / "reports" / "data" / "samples.png").is_file()
     table = (root / "reports" / "comparison.md").read_text()
     for variant in VARIANTS:
         assert re.search(rf"^\| (\*\*)?{variant}(\*\* ★)? \| {variant.split('_')[0]} \|", table, re.M)
 
 
-def test_metrics_are_well_above_chance_and_tflite_agrees(project):
+def test_metrics_are_well_above_chance_and_tflite_agrees_with_the_shipped_seed(project):
     root, _ = project
-    summary = json.loads((root / "reports" / "data" / "summary.json").read_text())
+    summary = _json(root / "reports" / "data" / "summary.json")
     assert summary["counts"]["train"]["total"] + summary["counts"]["val"]["total"] == 3000
     assert summary["counts"]["test"]["total"] == 10_000
     for variant in VARIANTS:
-        reports = root / "reports" / "variants" / variant
-        metrics = json.loads((reports / "metrics.json").read_text())
-        tflite = json.loads((reports / "tflite.json").read_text())
+        shipped = root / "reports" / "variants" / variant / f"seed-{SEEDS[0]}"
+        metrics = _json(shipped / "metrics.json")
+        tflite = _json(root / "reports" / "variants" / variant / "tflite.json")
         assert metrics["test_accuracy"] > 0.6, variant
-        assert set(metrics["per_class"]["Ankle boot"]) == {"precision", "recall", "f1"}
+        assert set(_json(shipped / "per_class.json")["Ankle boot"]) == {"precision", "recall", "f1"}
         assert tflite["float32"]["top1_agreement"] >= 0.999
         assert tflite["float32"]["accuracy"] == pytest.approx(metrics["test_accuracy"], abs=0.001)
         for flavour, path in zip(("float32", "dynamic_range", "float16", "int8"), _tflite_files(root, variant)):
@@ -99,8 +117,18 @@ def test_metrics_are_well_above_chance_and_tflite_agrees(project):
             assert tflite[flavour]["accuracy"] == pytest.approx(metrics["test_accuracy"], abs=0.02), flavour
             assert 0 < tflite[flavour]["latency_ms_median"] <= tflite[flavour]["latency_ms_p95"]
         assert tflite["int8"]["size_bytes"] < 0.3 * tflite["float32"]["size_bytes"]
-        history = (reports / "history.csv").read_text().splitlines()
+        assert tflite["app"]["test_images"] == 200  # the tiny configuration's cap on MediaPipe's measurement
+        history = (shipped / "history.csv").read_text().splitlines()
         assert history[0] == "epoch,loss,accuracy,val_loss,val_accuracy" and len(history) == 2
+
+
+def test_seeds_give_different_models_of_one_variant(project):
+    root, _ = project
+    for variant in VARIANTS:
+        predictions = {
+            seed: (_seed_dir(root, "reports", variant, seed) / "predictions.csv").read_text() for seed in SEEDS
+        }
+        assert predictions[SEEDS[0]] != predictions[SEEDS[1]], variant
 
 
 def test_the_precision_used_and_the_cpu_are_recorded(project):
@@ -112,43 +140,58 @@ def test_the_precision_used_and_the_cpu_are_recorded(project):
     runs = mlflow.search_runs(experiment_names=["fashion-mnist"]).set_index("tags.mlflow.runName")
     for variant in VARIANTS:
         expected = cpu.resolve_precision(params["variants"][variant].get("precision", "auto"))
-        training = json.loads((root / "reports" / "variants" / variant / "training.json").read_text())
-        assert training["precision"] == expected, variant
-        assert (training["cpu_isa"], training["cpu_model"]) == (cpu.isa_class(), cpu.model())
-        assert runs.loc[variant, "params.precision_used"] == expected
-        assert runs.loc[variant, "tags.cpu_isa"] == cpu.isa_class()
+        for seed in SEEDS:
+            training = _json(_seed_dir(root, "reports", variant, seed) / "training.json")
+            assert training["precision"] == expected, variant
+            assert (training["cpu_isa"], training["cpu_model"]) == (cpu.isa_class(), cpu.model())
+            assert runs.loc[f"{variant} seed {seed}", "params.precision_used"] == expected
+            assert runs.loc[f"{variant} seed {seed}", "tags.cpu_isa"] == cpu.isa_class()
     assert f"Trained on {cpu.model()} (`{cpu.isa_class()}`)." in (root / "reports" / "comparison.md").read_text()
 
 
-def test_mlflow_has_one_finished_run_per_variant(project):
+def test_mlflow_nests_each_variants_seed_runs_under_one_parent_run(project):
     root, _ = project
     mlflow.set_tracking_uri(f"sqlite:///{root / 'mlflow.db'}")
     all_runs = mlflow.search_runs(experiment_names=["fashion-mnist"])
     assert set(all_runs["status"]) == {"FINISHED"}
-    runs = all_runs[all_runs["tags.run_type"] != "comparison"]
-    assert sorted(runs["tags.mlflow.runName"]) == sorted(VARIANTS)
+    parents = all_runs[all_runs["tags.run_type"] == "variant"].set_index("tags.variant")
+    assert sorted(parents.index) == sorted(VARIANTS) and sorted(parents["tags.mlflow.runName"]) == sorted(VARIANTS)
+    seeds = all_runs[all_runs["tags.seed"].notna()]
+    assert sorted(seeds["tags.mlflow.runName"]) == sorted(f"{v} seed {s}" for v in VARIANTS for s in SEEDS)
     client = mlflow.MlflowClient()
-    for _, run in runs.iterrows():
+    for _, run in seeds.iterrows():
+        variant, seed = run["tags.variant"], int(run["tags.seed"])
+        assert run["tags.mlflow.parentRunId"] == parents.loc[variant, "run_id"]
         assert run["metrics.test_accuracy"] > 0.6
-        assert run["metrics.tflite.float32.top1_agreement"] >= 0.999
-        assert run["metrics.tflite.int8.size_bytes"] > 0
-        assert run["params.tflite.int8.input"].startswith("int8[batch, 28, 28]")
-        assert run["params.variant.model"] in ("mlp", "cnn")
+        assert run["params.variant.model"] in ("mlp", "cnn") and int(run["params.seed"]) == seed
         assert len(run["tags.data_sha256"]) == 64
         assert len(client.get_metric_history(run["run_id"], "epoch_val_accuracy")) == 1
         artifacts = {artifact.path for artifact in client.list_artifacts(run["run_id"])}
-        assert {"model.tflite", "model_int8.tflite", "labels.txt", "history.csv", "predictions.png"} <= artifacts
+        assert {"history.csv", "predictions.png", "predictions.csv"} <= artifacts
+        if seed == SEEDS[0]:  # the shipped seed: export measured its model
+            assert run["metrics.tflite.float32.top1_agreement"] >= 0.999
+            assert run["params.tflite.int8.input"].startswith("int8[batch, 28, 28]")
+            assert {"model.tflite", "model_int8.tflite", "labels.txt"} <= artifacts
         _check_logged_model_and_datasets(root, client, run)
+    for variant, parent in parents.iterrows():
+        mean = _json(root / "reports" / "comparison.json")["variants"][VARIANTS.index(variant)]["test_accuracy"]
+        assert parent["metrics.test_accuracy"] == pytest.approx(mean) and parent["metrics.seeds"] == len(SEEDS)
     assert (root / "mlartifacts").is_dir()
     (comparison,) = all_runs[all_runs["tags.run_type"] == "comparison"].itertuples()
     artifacts = {artifact.path for artifact in client.list_artifacts(comparison.run_id)}
-    assert artifacts == {"comparison.md", "comparison.json", "comparison.png"}
+    assert artifacts == {"comparison.md", "comparison.json", "comparison.png", "metrics.json", "curves.csv"}
+    effects = _json(root / "reports" / "comparison.json")["effects"]
+    logged = client.get_run(comparison.run_id).data.metrics
+    for effect in effects:
+        key = f"effect.{effect['baseline']}_to_{effect['changed']}"
+        assert logged[f"{key}.difference"] == pytest.approx(effect["difference"], abs=1e-6)
+        assert logged[f"{key}.ci_low"] == pytest.approx(effect["interval"][0], abs=1e-6)
 
 
 def _check_logged_model_and_datasets(root: Path, client, run) -> None:
     """The run's model is an MLflow model with its evaluation linked to it; its inputs are the splits."""
-    variant = run["tags.variant"]
-    recorded = json.loads((root / "models" / variant / "mlflow_run.json").read_text())
+    variant, seed = run["tags.variant"], int(run["tags.seed"])
+    recorded = _json(_seed_dir(root, "models", variant, seed) / "mlflow_run.json")
     full = client.get_run(run["run_id"])
     assert [output.model_id for output in full.outputs.model_outputs] == [recorded["model_id"]]
     inputs = {i.dataset.name: (i.dataset.digest, [t.value for t in i.tags]) for i in full.inputs.dataset_inputs}
@@ -161,47 +204,104 @@ def _check_logged_model_and_datasets(root: Path, client, run) -> None:
         for split, context in (("train", "training"), ("val", "validation"), ("test", "testing"))
     }
     logged = client.get_logged_model(recorded["model_id"])
-    assert (logged.name, logged.source_run_id) == (variant, run["run_id"])
+    assert (logged.name, logged.source_run_id) == (f"{variant}-seed-{seed}", run["run_id"])
     linked = {(m.key, m.dataset_name) for m in logged.metrics}
     assert {("test_accuracy", "fashion_mnist-test"), ("train_accuracy", "fashion_mnist-train")} <= linked
-    assert ("tflite.int8.accuracy", "fashion_mnist-test") in linked
-    metrics = json.loads((root / "reports" / "variants" / variant / "metrics.json").read_text())
+    if seed == SEEDS[0]:
+        assert ("tflite.int8.accuracy", "fashion_mnist-test") in linked
+    metrics = _json(_seed_dir(root, "reports", variant, seed) / "metrics.json")
     assert {m.key: m.value for m in logged.metrics}["test_accuracy"] == metrics["test_accuracy"]
 
 
-def test_comparison_has_a_row_per_variant_and_names_the_best(project):
+def test_comparison_has_a_row_per_variant_with_its_seeds_and_names_the_best(project):
     root, output = project
-    comparison = json.loads((root / "reports" / "comparison.json").read_text())
+    comparison = _json(root / "reports" / "comparison.json")
     rows = {row["variant"]: row for row in comparison["variants"]}
     assert list(rows) == list(VARIANTS)
     for variant, row in rows.items():
-        metrics = json.loads((root / "reports" / "variants" / variant / "metrics.json").read_text())
-        assert row["test_accuracy"] == metrics["test_accuracy"]
+        per_seed = [_json(_seed_dir(root, "reports", variant, s) / "metrics.json")["test_accuracy"] for s in SEEDS]
+        assert [seed["test_accuracy"] for seed in row["seeds"]] == per_seed
+        assert row["test_accuracy"] == pytest.approx(np.mean(per_seed), abs=1e-6)
+        assert row["test_accuracy_sd"] == pytest.approx(np.std(per_seed, ddof=1), abs=1e-6)
         assert row["epochs"] == 1 and row["model"] == variant.split("_")[0]
     best = max(rows.values(), key=lambda row: row["test_accuracy"])["variant"]
     assert comparison["best_by"] == "test_accuracy" and comparison["best"] == best
-    assert f"| **{best}** ★ |" in (root / "reports" / "comparison.md").read_text()
+    report = (root / "reports" / "comparison.md").read_text()
+    assert f"| **{best}** ★ |" in report
     assert (root / "reports" / "comparison.png").read_bytes()[:4] == b"\x89PNG"
-    assert f"best by test_accuracy: {best}" in output
+    assert f"Best by `test_accuracy` (mean over seeds): **{best}** ★" in output
+    design, extras = report.split("### Beyond the 2 × 2")[0], report.split("### Beyond the 2 × 2")[1]
+    assert f"| {EXTRA} |" in extras.split("## On device")[0] and f"| {EXTRA} |" not in design
+    assert EXTRA not in report.split("## Variants")[0]  # no effect is stated about the extra
 
 
-def test_dvc_shows_metrics_and_plots_of_every_variant(project):
+def test_the_report_states_each_effect_with_its_interval_and_tests(project):
+    root, _ = project
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    comparison = _json(root / "reports" / "comparison.json")
+    pairs = [tuple(pair) for pairs in params["compare"]["effects"].values() for pair in pairs]
+    assert [(e["baseline"], e["changed"]) for e in comparison["effects"]] == pairs
+    report = (root / "reports" / "comparison.md").read_text().split("## Variants")[0]
+    for effect in comparison["effects"]:
+        assert effect["seeds"] == len(SEEDS) and effect["confounders"] == []
+        low, high = effect["interval"]
+        assert low <= effect["difference"] <= high
+        verdict = "distinguishable" if low > 0 or high < 0 else "not distinguishable"
+        assert effect["distinguishable"] == (verdict == "distinguishable")
+        sentence = next(line for line in report.splitlines() if f"({effect['baseline']} → {effect['changed']})" in line)
+        assert "95% CI" in sentence and f"over {len(SEEDS)} seeds): {verdict} from seed noise" in sentence
+    assert comparison["best_vs_runner_up"]["changed"] == comparison["best"]
+    assert re.search(r"distinguishabl[ey] .*in test accuracy", report)
+
+
+def test_the_prediction_files_reproduce_every_accuracy_and_p_value(project):
+    """Anyone can recompute the report from the per-image predictions DVC tracks."""
+    root, _ = project
+    comparison = _json(root / "reports" / "comparison.json")
+
+    def correct(variant: str, seed: int) -> np.ndarray:
+        lines = (_seed_dir(root, "reports", variant, seed) / "predictions.csv").read_text().split()[1:]
+        return np.array([actual == predicted for actual, predicted in (line.split(",") for line in lines)])
+
+    for row in comparison["variants"]:
+        for seed in row["seeds"]:
+            assert round(float(correct(row["variant"], seed["seed"]).mean()), 6) == seed["test_accuracy"]
+    for effect in [*comparison["effects"], comparison["best_vs_runner_up"]]:
+        for seed, p in effect["mcnemar_p"].items():
+            a, b = correct(effect["baseline"], int(seed)), correct(effect["changed"], int(seed))
+            only_a, only_b = int((a & ~b).sum()), int((~a & b).sum())
+            assert [only_a, only_b] == effect["discordant"][seed]
+            assert p == pytest.approx(stats.binomtest(only_a, only_a + only_b, 0.5).pvalue, abs=1e-6)
+
+
+def test_dvc_lists_a_few_headline_metrics_per_variant_and_draws_the_overlays(project):
     root, _ = project
     metrics = json.loads(run_command(["dvc", "metrics", "show", "--json"], root).stdout)
-    files = {path for revision in metrics.values() for path in revision["data"]}
+    files = {path: data["data"] for revision in metrics.values() for path, data in revision["data"].items()}
+    assert list(files) == ["reports/metrics.json"]
+    assert sorted(files["reports/metrics.json"]) == sorted(VARIANTS)
+    assert all(len(values) <= 12 for values in files["reports/metrics.json"].values())
+    shown = json.loads(run_command(["dvc", "exp", "show", "--json"], root).stdout)
+    workspace = next(row for row in shown if row["rev"] == "workspace")
+    columns = [key for data in workspace["data"]["metrics"].values() for key in tracking_keys(data["data"])]
     for variant in VARIANTS:
-        assert f"reports/variants/{variant}/metrics.json" in files
-        assert f"reports/variants/{variant}/tflite.json" in files
+        assert 0 < sum(column.startswith(f"{variant}.") for column in columns) <= 12
     run_command(["dvc", "plots", "show", "-o", "plots_html"], root)
     page = (root / "plots_html" / "index.html").read_text()
-    assert page.count("vegaEmbed(") == 2 * len(VARIANTS)  # an interactive curve and confusion matrix each
+    assert page.count("vegaEmbed(") == 4
+    for title in ("validation accuracy, every variant", "validation loss, every variant"):
+        assert title in page
+    assert all(f'"{variant}"' in page for variant in VARIANTS)  # the overlays' data: every variant
     images = {path.name for path in (root / "plots_html" / "static").iterdir()}
-    for variant in VARIANTS:
-        assert f"{variant} validation accuracy per epoch" in page
-        assert f"{variant} confusion matrix (test set)" in page
-        assert f"workspace_reports_variants_{variant}_learning_curves.png" in images
-        assert f"workspace_reports_variants_{variant}_confusion.png" in images
-    assert "workspace_reports_comparison.png" in images
+    assert images == {"workspace_reports_comparison.png"}
+
+
+def tracking_keys(data: dict, prefix: str = "") -> list[str]:
+    """A metrics file's leaves as `dvc exp show` names its columns (dotted)."""
+    keys = []
+    for key, value in data.items():
+        keys += tracking_keys(value, f"{prefix}{key}.") if isinstance(value, dict) else [f"{prefix}{key}"]
+    return keys
 
 
 def test_exported_tflite_runs_in_litert_on_raw_pixels(project):
@@ -228,17 +328,38 @@ def test_second_repro_does_nothing(project):
 def test_forced_rerun_gives_identical_metrics(project):
     root, _ = project
     reports = root / "reports" / "variants" / "cnn_dropout"
+    seed = reports / f"seed-{SEEDS[0]}"
 
     def outputs():
-        tflite = json.loads((reports / "tflite.json").read_text())
+        tflite = _json(reports / "tflite.json")
         timings = ("latency_ms_median", "latency_ms_p95", "throughput_images_per_s")
         results = {f: {k: v for k, v in tflite[f].items() if k not in timings} for f in ("float32", "int8")}
-        return [(reports / name).read_text() for name in ("metrics.json", "history.csv")], results
+        return [(seed / name).read_text() for name in ("metrics.json", "history.csv", "predictions.csv")], results
 
     before = outputs()
-    result = run_command(["dvc", "repro", "--force", "export@cnn_dropout", "evaluate@cnn_dropout"], root)
-    assert "train@cnn_dropout" in _stages_run(result.stdout)
+    result = run_command(["dvc", "repro", "--force", "export@cnn_dropout", f"evaluate@cnn_dropout-{SEEDS[0]}"], root)
+    assert f"train@cnn_dropout-{SEEDS[0]}" in _stages_run(result.stdout)
     assert outputs() == before
+
+
+def _dry_run(root: Path, edit) -> set[str]:
+    """The stages `dvc repro` would run after `edit` to params.yaml (which is then put back)."""
+    original = (root / "params.yaml").read_text()
+    edit_params(root, edit)
+    try:
+        return _stages_run(run_command(["dvc", "repro", "--dry"], root).stdout)
+    finally:
+        (root / "params.yaml").write_text(original)
+
+
+def test_changing_one_seed_or_one_variants_dropout_reruns_only_its_stages(project):
+    root, _ = project
+    new_seed = max(SEEDS) + 1
+    changed = _dry_run(root, lambda params: params.update(seeds=[SEEDS[0], new_seed]))
+    assert changed == {f"{stage}@{v}-{new_seed}" for stage in ("train", "evaluate") for v in VARIANTS} | {"compare"}
+    changed = _dry_run(root, lambda params: params["variants"]["cnn"].update(dropout=0.1))
+    per_seed = {f"{stage}@cnn-{seed}" for stage in ("train", "evaluate") for seed in SEEDS}
+    assert changed == per_seed | {"export@cnn", "compare"}
 
 
 def test_changing_one_variant_reruns_only_that_variant(project):
@@ -249,8 +370,9 @@ def test_changing_one_variant_reruns_only_that_variant(project):
 
     edit_params(root, widen_mlp)
     result = run_command(["dvc", "repro"], root)
-    assert _stages_run(result.stdout) == {"train@mlp", "evaluate@mlp", "export@mlp", "compare"}
-    assert json.loads((root / "reports" / "variants" / "mlp" / "training.json").read_text())["parameters"] == 50_890
+    per_seed = {f"{stage}@mlp-{seed}" for stage in ("train", "evaluate") for seed in SEEDS}
+    assert _stages_run(result.stdout) == per_seed | {"export@mlp", "compare"}
+    assert _json(_seed_dir(root, "reports", "mlp", SEEDS[0]) / "training.json")["parameters"] == 50_890
 
 
 def test_bad_params_stop_the_stage_with_a_one_line_error(project):
@@ -262,7 +384,7 @@ def test_bad_params_stop_the_stage_with_a_one_line_error(project):
 
     edit_params(root, break_dropout)
     try:
-        result = run_command([sys.executable, "-m", "pipeline.train", "cnn"], root, check=False)
+        result = run_command([sys.executable, "-m", "pipeline.train", "cnn", "1"], root, check=False)
     finally:
         (root / "params.yaml").write_text(original)
     assert result.returncode == 2
@@ -276,9 +398,10 @@ def _check(root: Path, *args: str) -> subprocess.CompletedProcess:
 
 def test_gate_fails_below_the_thresholds_and_passes_above(project):
     root, _ = project
-    failing = _check(root)  # one epoch on 3,000 images is below the repository's 0.88
+    failing = _check(root)  # one epoch on 3,000 images is below the repository's bounds
     assert failing.returncode == 1
-    assert re.search(r"^cnn_dropout\s+test_accuracy\s+0\.\d{4}\s+≥ 0\.9200\s+FAIL$", failing.stdout, re.M)
+    bound = yaml.safe_load((REPOSITORY / "params.yaml").read_text())["gate"]["min_test_accuracy"]
+    assert re.search(rf"^cnn_dropout\s+test_accuracy seed 1\s+0\.\d{{4}}\s+≥ {bound:.4f}\s+FAIL$", failing.stdout, re.M)
     assert "checks passed: the gate FAILS" in failing.stdout
 
     def lenient(params):
@@ -287,6 +410,7 @@ def test_gate_fails_below_the_thresholds_and_passes_above(project):
             "max_tflite_accuracy_drop": 0.002,
             "max_quantized_accuracy_drop": 0.05,  # one epoch on 3,000 images: an unsure model
             "max_tflite_size_bytes": 2_000_000,
+            "max_app_accuracy_drop": 0.05,  # MediaPipe on 200 images
         }
 
     original = (root / "params.yaml").read_text()
@@ -294,23 +418,25 @@ def test_gate_fails_below_the_thresholds_and_passes_above(project):
     try:
         passing = _check(root)
         assert passing.returncode == 0, passing.stdout
-        checks = 9 * len(VARIANTS)  # test accuracy; float32 drop, agreement, size; 3 quantized drops; int8 size; app
+        # every seed's test accuracy; float32 drop, agreement, size; 3 quantized drops; int8 size; app
+        checks = (len(SEEDS) + 8) * len(VARIANTS)
         assert f"{checks} of {checks} checks passed: the gate passes" in passing.stdout
 
         run_command(["git", "add", "reports", "params.yaml", "dvc.lock"], root)
         run_command(["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "baseline"], root)
-        metrics_file = root / "reports" / "variants" / "mlp" / "metrics.json"
-        metrics = json.loads(metrics_file.read_text())
-        metrics["test_accuracy"] -= 0.02
-        metrics_file.write_text(json.dumps(metrics))
+        comparison_file = root / "reports" / "comparison.json"
+        comparison = _json(comparison_file)
+        comparison["variants"][0]["test_accuracy"] -= 0.02
+        comparison_file.write_text(json.dumps(comparison))
         regressed = _check(root, "--against", "HEAD")
         assert regressed.returncode == 1
-        assert re.search(r"^mlp\s+test_accuracy_vs_baseline\s.*FAIL$", regressed.stdout, re.M)
+        first = comparison["variants"][0]["variant"]
+        assert re.search(rf"^{first}\s+mean_test_accuracy_vs_baseline\s.*FAIL$", regressed.stdout, re.M)
 
-        metrics_file.unlink()
+        comparison_file.unlink()
         missing = _check(root)
         assert missing.returncode == 2
-        assert missing.stderr.strip() == "error: reports/variants/mlp/metrics.json is missing: run `dvc repro` first"
+        assert missing.stderr.strip() == "error: reports/comparison.json is missing: run `dvc repro` first"
         assert _check(root, "--against", "no-such-rev").stderr.strip().endswith("not a git revision of this repository")
     finally:
         (root / "params.yaml").write_text(original)
@@ -332,20 +458,26 @@ def _champion(client) -> str | None:
 
 
 def _lenient_gate(params: dict) -> None:
-    params["gate"] = {"min_test_accuracy": 0.5, "max_quantized_accuracy_drop": 0.05, "max_tflite_accuracy_drop": 0.01}
+    params["gate"] = {
+        "min_test_accuracy": 0.5,
+        "max_quantized_accuracy_drop": 0.05,
+        "max_tflite_accuracy_drop": 0.01,
+        "max_app_accuracy_drop": 0.05,
+    }
 
 
-def test_compare_registers_the_best_model_and_champion_moves_only_to_a_model_that_clears_the_gate(project):
+def test_compare_registers_the_best_variants_shipped_seed_and_champion_moves_only_past_the_gate(project):
     root, output = project
     client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{root / 'mlflow.db'}")
-    best = json.loads((root / "reports" / "comparison.json").read_text())["best"]
+    best = _json(root / "reports" / "comparison.json")["best"]
 
     def model_id(variant: str) -> str:
-        return json.loads((root / "models" / variant / "mlflow_run.json").read_text())["model_id"]
+        return _json(_seed_dir(root, "models", variant, SEEDS[0]) / "mlflow_run.json")["model_id"]
 
-    # The first repro registered the best model as version 1, below the repository's gate: no champion. Since
-    # then the tests retrained the best variant (a new model: a new version) and reran compare.
-    assert re.search(rf"registry: {REGISTERED} version 1 is {best}'s model \(new\); `champion` is not set: ", output)
+    # The first repro registered the best variant's seed-1 model as version 1, below the repository's gate: no
+    # champion. Since then the tests retrained a variant (a new model: a new version if best) and reran compare.
+    shipped = f"{best}'s seed {SEEDS[0]} model"
+    assert re.search(rf"registry: {REGISTERED} version 1 is {shipped} \(new\); `champion` is not set: ", output)
     before = _versions(client)
     latest = str(len(before))
     assert before[latest] == (best, model_id(best)) and _champion(client) is None
@@ -353,7 +485,7 @@ def test_compare_registers_the_best_model_and_champion_moves_only_to_a_model_tha
     edit_params(root, _lenient_gate)  # the same best model now clears the gate: no new version, champion → it
     result = run_command(["dvc", "repro"], root)
     assert _stages_run(result.stdout) == {"compare"}
-    registered = f"registry: {REGISTERED} version {latest} is {best}'s model (registered before)"
+    registered = f"registry: {REGISTERED} version {latest} is {shipped} (registered before)"
     assert f"{registered}; `champion` → version {latest}" in result.stdout
     assert _versions(client) == before and _champion(client) == latest
     ui = r"http://127.0.0.1:5000/#/experiments/\d+/runs\?workflowType=machine_learning"
@@ -364,15 +496,15 @@ def test_compare_registers_the_best_model_and_champion_moves_only_to_a_model_tha
     with np.load(root / "data" / "prepared" / "test.npz") as test:
         logits = champion.predict(test["images"])
         accuracy = float((np.asarray(logits).argmax(axis=1) == test["labels"]).mean())
-    metrics = json.loads((root / "reports" / "variants" / best / "metrics.json").read_text())
+    metrics = _json(_seed_dir(root, "reports", best, SEEDS[0]) / "metrics.json")
     assert round(accuracy, 6) == metrics["test_accuracy"]
 
     edit_params(root, lambda params: params["compare"].update(best_by="train_seconds"))  # another best variant
     result = run_command(["dvc", "repro"], root)
-    fastest = json.loads((root / "reports" / "comparison.json").read_text())["best"]
+    fastest = _json(root / "reports" / "comparison.json")["best"]
     new = str(len(before) + 1)
     assert fastest != best
-    registered = f"registry: {REGISTERED} version {new} is {fastest}'s model (new)"
+    registered = f"registry: {REGISTERED} version {new} is {fastest}'s seed {SEEDS[0]} model (new)"
     assert f"{registered}; `champion` → version {new}" in result.stdout
     assert _versions(client) == before | {new: (fastest, model_id(fastest))}  # the old champion's version stays
     assert _champion(client) == new
@@ -424,20 +556,19 @@ def test_the_gate_fails_a_stale_lock_but_not_a_fresh_clone(project, tmp_path):
     finally:
         (root / "params.yaml").write_text(original)
     assert stale.returncode == 1 and stale.stdout == ""
+    per_seed = "; ".join(f"train@mlp-{seed} (params variants.mlp)" for seed in SEEDS)
     assert stale.stderr.splitlines() == [
         "error: dvc.lock is stale, so the committed metrics are not this code's and params': "
-        "train@mlp (params variants.mlp); compare (params variants): "
+        f"{per_seed}; compare (params variants): "
         "run `dvc repro` and commit dvc.lock with the metrics"
     ]
-    metrics = root / "reports" / "variants" / "cnn" / "metrics.json"
-    metrics.write_text(
-        metrics.read_text().replace('"test_accuracy": 0.', '"test_accuracy": 1.')
-    )  # a hand-edited result
+    comparison = root / "reports" / "comparison.json"
+    comparison.write_text(comparison.read_text().replace('"test_accuracy": 0.', '"test_accuracy": 1.'))  # by hand
     try:
         edited = run_command(gate, root, check=False)
     finally:
         run_command(["git", "checkout", "--", "reports"], root)
-    assert "evaluate@cnn (output reports/variants/cnn/metrics.json)" in edited.stderr
+    assert "compare (output reports/comparison.json)" in edited.stderr
     assert run_command(gate, root, check=False).returncode == 0  # fresh again
 
 
@@ -454,8 +585,12 @@ def _on_folder(directory: Path):
         folder = {"directory": str(directory), "image_size": [16, 16], "color_mode": "rgb", "test_fraction": 0.2}
         params["data"] |= {"dataset": "image_folder", "limit": None, "image_folder": folder}
         params["variants"] = FOLDER_VARIANTS
+        params["run_variants"] = list(FOLDER_VARIANTS)
+        params["seeds"] = [1]
+        params["compare"]["effects"] = {"model": [["mlp", "cnn"]]}
         params["gate"]["min_test_accuracy_by_variant"] = {}
         params["export"] = {"representative_images": 50, "latency_runs": 20, "throughput_batch": 32}
+        params["export"]["app"] = {"calibration_images": 20, "test_images": 20}
 
     return edit
 
@@ -473,21 +608,33 @@ def folder_project(tmp_path_factory):
 
 def test_an_image_folder_runs_through_every_stage_with_its_class_names(folder_project):
     root, _, output = folder_project
-    stages = {f"{stage}@{v}" for stage in ("train", "evaluate", "export") for v in FOLDER_VARIANTS}
+    stages = {f"{stage}@{v}-1" for stage in ("train", "evaluate") for v in FOLDER_VARIANTS}
+    stages |= {f"export@{v}" for v in FOLDER_VARIANTS}
     assert _stages_run(output) == {"fetch", "preprocess", "compare"} | stages
     dataset = json.loads((root / "data" / "prepared" / "dataset.json").read_text())
     assert dataset["class_names"] == list(FOLDER_CLASSES) and dataset["image_shape"] == [16, 16, 3]
     comparison = json.loads((root / "reports" / "comparison.json").read_text())
     assert [row["variant"] for row in comparison["variants"]] == list(FOLDER_VARIANTS)
     for variant in FOLDER_VARIANTS:
-        reports = root / "reports" / "variants" / variant
-        metrics = json.loads((reports / "metrics.json").read_text())
-        assert sorted(metrics["per_class"]) == sorted(FOLDER_CLASSES)
-        assert set((reports / "confusion.csv").read_text().split()[1:]) <= {
+        reports = root / "reports" / "variants" / variant / "seed-1"
+        assert sorted(_json(reports / "per_class.json")) == sorted(FOLDER_CLASSES)
+        assert set((reports / "predictions.csv").read_text().split()[1:]) <= {
             f"{actual},{predicted}" for actual in FOLDER_CLASSES for predicted in FOLDER_CLASSES
         }
         assert (root / "models" / variant / "labels.txt").read_text().splitlines() == list(FOLDER_CLASSES)
     assert run_command(["dvc", "status"], root).stdout.strip().endswith("up to date.")
+
+
+def test_an_image_folders_runs_and_model_are_named_after_the_folder(folder_project):
+    """Runs on another dataset never mix with Fashion-MNIST's: the experiment is the folder's name, and so is
+    the registered model's (`<folder>-classifier`)."""
+    root, folder, output = folder_project
+    mlflow.set_tracking_uri(f"sqlite:///{root / 'mlflow.db'}")
+    names = {experiment.name for experiment in mlflow.search_experiments()}
+    assert folder.name in names and "fashion-mnist" not in names
+    assert f"registry: {folder.name}-classifier version 1 is " in output
+    report = (root / "reports" / "comparison.md").read_text()
+    assert "Confounded: the two also differ in" in report  # FOLDER_VARIANTS' recipes differ: flagged, not hidden
 
 
 def test_an_image_folder_model_runs_in_litert_and_predict_names_a_folder_class(folder_project):

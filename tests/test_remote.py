@@ -2,8 +2,8 @@
 
 A real OpenSSH `sshd` on a free loopback port, with a throwaway host key and client key, holds the
 DVC remote `ssh://<user>@127.0.0.1:<port>/<tmp>/remote` (dvc-ssh). A git copy of the project with two
-small one-epoch MLP variants and real Fashion-MNIST capped to 3,000 training images is machine A; its
-git remote `origin` is a bare repository; fresh clones of it are machines B and C. A runs the pipeline
+small one-epoch MLP variants (one seed each) and real Fashion-MNIST capped to 3,000 training images is
+machine A; its git remote `origin` is a bare repository; fresh clones of it are machines B and C. A runs the pipeline
 and pushes data, models and the run-cache (`make push`: scripts/push_run_cache.py); B pulls and has
 nothing to run; A's run-cache reaches B, and a change that A already ran is restored from it on B
 instead of trained; experiments that A and B run at the same time, logging to one tracking server
@@ -24,6 +24,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+import yaml
 from conftest import (
     REPOSITORY,
     SMALL_HIDDEN_UNITS,
@@ -49,6 +50,7 @@ PUSH = REPOSITORY / "scripts" / "push_run_cache.py"
 DATASET = str(SYSTEM_DATA_DIR)
 VARIANTS = SMALL_VARIANTS
 HIDDEN_UNITS = SMALL_HIDDEN_UNITS
+SEED = yaml.safe_load((REPOSITORY / "params.yaml").read_text())["seeds"][0]  # small_pipeline's only seed
 CHANGE = "variants.mlp.hidden_units=[24]"  # run on A, then restored from the run-cache on B
 EXPERIMENTS = {"exp-a": "variants.mlp_dropout.hidden_units=[8]", "exp-b": "variants.mlp_dropout.hidden_units=[12]"}
 COMPARED = ("models", "reports", "data/prepared")  # every file under these must be the same on A and B
@@ -234,17 +236,17 @@ def rerun(machines) -> SimpleNamespace:
 
 
 def test_the_run_cache_pushed_from_one_machine_reaches_another(rerun):
-    assert "Running stage 'train@mlp'" in rerun.ran
+    assert f"Running stage 'train@mlp-{SEED}'" in rerun.ran
     assert "Stage 'export@mlp' is cached" not in rerun.ran  # A ran it: new to every run-cache
     assert rerun.pushed and rerun.pushed <= rerun.pulled
 
 
 def test_a_change_run_on_one_machine_is_restored_from_the_run_cache_on_another(rerun):
     print(rerun.restored)
-    for stage in ("train@mlp", "evaluate@mlp", "export@mlp"):
+    for stage in (f"train@mlp-{SEED}", f"evaluate@mlp-{SEED}", "export@mlp"):
         assert f"Stage '{stage}' is cached - skipping run, checking out outputs" in rerun.restored
         assert f"Running stage '{stage}'" not in rerun.restored
-    assert "mlp: val_accuracy" not in rerun.restored and "Epoch" not in rerun.restored  # Keras trained nothing
+    assert f"mlp seed {SEED}: val_accuracy" not in rerun.restored and "Epoch" not in rerun.restored  # no training
     assert rerun.same  # the same model, metrics and reports as A's run
 
 
@@ -311,13 +313,17 @@ def test_experiments_run_on_two_machines_at_once_reach_a_third_and_the_tracking_
         units = change.split("=")[1]
         variants = data["params"]["params.yaml"]["data"]["variants"]
         assert variants["mlp_dropout"]["hidden_units"] == json.loads(units), name
-        metrics = data["metrics"]["reports/variants/mlp_dropout/metrics.json"]["data"]
+        metrics = data["metrics"]["reports/metrics.json"]["data"]["mlp_dropout"]  # the mean over its one seed
         assert 0.1 < metrics["test_accuracy"] <= 1, name
-        # The server has the experiment's runs (only the changed variant and compare ran), finished,
-        # with the metric C sees.
+        # The server has the experiment's runs (only the changed variant and compare ran: its seed run, nested
+        # under the parent run of its new recipe, and the comparison), finished, with the metric C sees.
         ran = {run.info.run_name: run for run in logged.get(name, [])}
-        assert sorted(ran) == ["comparison", "mlp_dropout"], (name, sorted(ran))
+        seed_run = f"mlp_dropout seed {SEED}"
+        assert sorted(ran) == sorted(["comparison", "mlp_dropout", seed_run]), (name, sorted(ran))
         assert {run.info.status for run in ran.values()} == {"FINISHED"}, name
+        assert ran["mlp_dropout"].data.tags["run_type"] == "variant", name
+        assert ran[seed_run].data.tags["mlflow.parentRunId"] == ran["mlp_dropout"].info.run_id, name
+        assert ran[seed_run].data.metrics["test_accuracy"] == pytest.approx(metrics["test_accuracy"]), name
         assert ran["mlp_dropout"].data.metrics["test_accuracy"] == pytest.approx(metrics["test_accuracy"]), name
 
     # The data each pushed is whole on the remote: C checks out exp-b's model as B made it.

@@ -38,12 +38,12 @@ def test_queued_experiments_log_to_the_repository_store():
 
 def test_stages_of_a_variant_share_one_run(store, tmp_path):
     run_file = tmp_path / "mlflow_run.json"
-    with tracking.variant_run("cnn", run_file, "test-exp", new=True, tags={"data_sha256": "abc"}) as run:
+    with tracking.variant_run("cnn", 1, run_file, "test-exp", new=True, tags={"data_sha256": "abc"}) as run:
         tracking.log_params({"variant": {"model": "cnn", "dropout": 0.2}})
         tracking.log_metrics({"epoch_accuracy": 0.5}, step=1)
     recorded = json.loads(run_file.read_text())["run_id"]
     assert recorded == run.run_id
-    with tracking.variant_run("cnn", run_file, "test-exp", new=False, tags={}) as resumed:
+    with tracking.variant_run("cnn", 1, run_file, "test-exp", new=False, tags={}) as resumed:
         tracking.log_metrics({"test_accuracy": 0.9, "per_class": {"Bag": {"f1": 0.8}}, "note": "text"})
     assert resumed.run_id == recorded
     finished = mlflow.get_run(recorded)
@@ -51,16 +51,53 @@ def test_stages_of_a_variant_share_one_run(store, tmp_path):
     assert finished.data.params == {"variant.model": "cnn", "variant.dropout": "0.2"}
     assert finished.data.metrics == {"epoch_accuracy": 0.5, "test_accuracy": 0.9, "per_class.Bag.f1": 0.8}
     assert finished.data.tags["variant"] == "cnn" and finished.data.tags["data_sha256"] == "abc"
+    assert (finished.data.tags["seed"], finished.info.run_name) == ("1", "cnn seed 1")
     assert len(mlflow.search_runs(experiment_names=["test-exp"])) == 1
+
+
+def _seed_run(variant: str, seed: int, recipe: str, run_file) -> mlflow.entities.Run:
+    with tracking.variant_run(variant, seed, run_file, "test-exp", new=True, tags={}, recipe=recipe) as run:
+        pass
+    return mlflow.get_run(run.run_id)
+
+
+def test_each_seed_is_a_run_of_its_own_nested_under_one_parent_run_per_recipe(store, tmp_path):
+    first = _seed_run("cnn", 1, "recipe-a", tmp_path / "1" / "mlflow_run.json")
+    second = _seed_run("cnn", 2, "recipe-a", tmp_path / "2" / "mlflow_run.json")
+    assert first.info.run_id != second.info.run_id
+    assert [(run.info.run_name, run.data.tags["seed"]) for run in (first, second)] == [
+        ("cnn seed 1", "1"),
+        ("cnn seed 2", "2"),
+    ]
+    parent_id = first.data.tags[tracking.PARENT_TAG]
+    assert second.data.tags[tracking.PARENT_TAG] == parent_id  # two seeds of one recipe: one parent
+    parent = mlflow.get_run(parent_id)
+    assert parent.info.run_name == "cnn" and parent.info.status == "FINISHED"
+    assert {key: parent.data.tags[key] for key in ("run_type", "variant", "recipe")} == {
+        "run_type": "variant",
+        "variant": "cnn",
+        "recipe": "recipe-a",
+    }
+    # an edited variant (another recipe) gets a parent of its own, and so does another variant
+    edited = _seed_run("cnn", 1, "recipe-b", tmp_path / "3" / "mlflow_run.json")
+    other = _seed_run("mlp", 1, "recipe-a", tmp_path / "4" / "mlflow_run.json")
+    parents = {run.data.tags[tracking.PARENT_TAG] for run in (edited, other)}
+    assert len(parents) == 2 and parent_id not in parents
+    # the later stages reopen the seed's run, which stays where train nested it
+    with tracking.variant_run("cnn", 2, tmp_path / "2" / "mlflow_run.json", "test-exp", new=False, tags={}) as resumed:
+        pass
+    assert resumed.run_id == second.info.run_id
+    assert mlflow.get_run(resumed.run_id).data.tags[tracking.PARENT_TAG] == parent_id
+    assert len(mlflow.search_runs(experiment_names=["test-exp"])) == 4 + 3  # four seed runs, three parents
 
 
 def test_the_model_train_logged_is_recorded_for_the_later_stages(store, tmp_path):
     run_file = tmp_path / "mlflow_run.json"
-    with tracking.variant_run("cnn", run_file, "test-exp", new=True, tags={}) as run:
+    with tracking.variant_run("cnn", 1, run_file, "test-exp", new=True, tags={}) as run:
         assert run.model_id is None
         run.model_id = "m-123"
     assert json.loads(run_file.read_text())["model_id"] == "m-123"
-    with tracking.variant_run("cnn", run_file, "test-exp", new=False, tags={}) as resumed:
+    with tracking.variant_run("cnn", 1, run_file, "test-exp", new=False, tags={}) as resumed:
         assert (resumed.run_id, resumed.model_id) == (run.run_id, "m-123")
 
 
@@ -76,7 +113,7 @@ def test_an_experiment_another_machine_creates_meanwhile_is_used_not_an_error(st
         return None if len(lookups) == 1 else looked_up(name)
 
     monkeypatch.setattr(mlflow, "get_experiment_by_name", lookup)
-    with tracking.variant_run("cnn", tmp_path / "mlflow_run.json", "test-exp", new=True, tags={}) as run:
+    with tracking.variant_run("cnn", 1, tmp_path / "mlflow_run.json", "test-exp", new=True, tags={}) as run:
         pass
     assert run.experiment_id == theirs
     assert len(mlflow.search_experiments(filter_string="name = 'test-exp'")) == 1
@@ -114,7 +151,7 @@ def test_runs_left_running_by_a_process_that_is_gone_are_marked_killed_and_no_ot
 def test_opening_a_run_marks_orphans_killed(store, tmp_path):
     mlflow.set_tracking_uri(store)
     orphan = _running_run(mlflow.create_experiment("test-exp"), pid=str(_dead_pid()))
-    with tracking.variant_run("mlp", tmp_path / "mlflow_run.json", "test-exp", new=True, tags={}) as run:
+    with tracking.variant_run("mlp", 1, tmp_path / "mlflow_run.json", "test-exp", new=True, tags={}) as run:
         assert mlflow.get_run(orphan).info.status == "KILLED"
     tags = mlflow.get_run(run.run_id).data.tags
     assert (tags[tracking.HOST_TAG], tags[tracking.PID_TAG]) == (socket.gethostname(), str(os.getpid()))
@@ -131,7 +168,7 @@ def test_the_runs_link_opens_the_model_training_view():
 
 def test_a_failing_stage_leaves_its_run_failed_and_no_run_file(store, tmp_path):
     run_file = tmp_path / "mlflow_run.json"
-    with pytest.raises(RuntimeError), tracking.variant_run("mlp", run_file, "test-exp", new=True, tags={}) as run:
+    with pytest.raises(RuntimeError), tracking.variant_run("mlp", 1, run_file, "test-exp", new=True, tags={}) as run:
         raise RuntimeError("crash mid-training")
     assert mlflow.get_run(run.run_id).info.status == "FAILED"
     assert not run_file.exists()
@@ -140,7 +177,7 @@ def test_a_failing_stage_leaves_its_run_failed_and_no_run_file(store, tmp_path):
 def test_a_run_missing_from_the_store_is_replaced_by_a_new_one(store, tmp_path, capsys):
     run_file = tmp_path / "mlflow_run.json"
     run_file.write_text(json.dumps({"run_id": "0" * 32}))
-    with tracking.variant_run("mlp", run_file, "test-exp", new=False, tags={}) as run:
+    with tracking.variant_run("mlp", 1, run_file, "test-exp", new=False, tags={}) as run:
         pass
     assert run.run_id != "0" * 32
     assert "is not in" in capsys.readouterr().err
@@ -160,7 +197,7 @@ def test_no_run_is_opened_and_no_run_file_written_when_the_server_is_down(monkey
     run_file = tmp_path / "mlflow_run.json"
     with (
         pytest.raises(PipelineError, match="is not reachable"),
-        tracking.variant_run("mlp", run_file, "test-exp", new=True, tags={}),
+        tracking.variant_run("mlp", 1, run_file, "test-exp", new=True, tags={}),
     ):
         pytest.fail("the stage's work ran")
     assert not run_file.exists()
@@ -226,7 +263,7 @@ def test_a_failing_store_request_mid_stage_is_one_line_naming_the_store(store, t
     def fail(*args, **kwargs):
         raise mlflow.exceptions.MlflowException("API request to http://x/api/2.0/mlflow/runs/log-batch failed\nmore")
 
-    run = tracking.variant_run("mlp", tmp_path / "mlflow_run.json", "test-exp", new=True, tags={})
+    run = tracking.variant_run("mlp", 1, tmp_path / "mlflow_run.json", "test-exp", new=True, tags={})
     with pytest.raises(PipelineError) as raised, run:
         monkeypatch.setattr(mlflow, "log_metrics", fail)
         tracking.log_metrics({"epoch_accuracy": 0.5})

@@ -1,8 +1,8 @@
 """A shared tracking server on PostgreSQL (`make tracking-server`), for real.
 
 scripts/tracking_server.py starts a real PostgreSQL cluster and a real `mlflow server` on free loopback
-ports in a temporary directory. A git copy of the project with two small one-epoch MLP variants and real
-Fashion-MNIST capped to 3,000 training images logs to it, only MLFLOW_TRACKING_URI pointing there:
+ports in a temporary directory. A git copy of the project with two small one-epoch MLP variants (one seed
+each) and real Fashion-MNIST capped to 3,000 training images logs to it, only MLFLOW_TRACKING_URI pointing there:
 `dvc repro`, then two queued experiments run two at a time. Every run must land once, whole, in the
 server's database and artifact store, and still be there after both servers restart.
 """
@@ -17,7 +17,9 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 from conftest import (
+    REPOSITORY,
     SMALL_HIDDEN_UNITS,
     SMALL_VARIANTS,
     command_env,
@@ -39,6 +41,9 @@ pytestmark = pytest.mark.slow  # real PostgreSQL and `mlflow server` processes, 
 DATASET = str(SYSTEM_DATA_DIR)
 VARIANTS = SMALL_VARIANTS
 HIDDEN_UNITS = SMALL_HIDDEN_UNITS
+SEED = yaml.safe_load((REPOSITORY / "params.yaml").read_text())["seeds"][0]  # small_pipeline's only seed
+SEED_RUNS = tuple(f"{variant} seed {SEED}" for variant in VARIANTS)
+TRAIN = [sys.executable, "-m", "pipeline.train", "mlp", str(SEED)]
 EXPERIMENTS = {"wide": 24, "narrow": 8}  # name: both variants' hidden units (none is the main run's: no run cache)
 GIVE_UP_SECONDS = 1800  # only so that a hung queue fails the test instead of blocking the suite
 METRICS = ("train_seconds", "test_accuracy", "tflite.float32.accuracy")  # train, evaluate, export
@@ -87,23 +92,37 @@ def test_every_run_lands_once_on_the_server_and_outlives_a_restart(server, logge
     experiment = client.get_experiment_by_name("fashion-mnist")
     runs = client.search_runs([experiment.experiment_id])
     for name in (None, *EXPERIMENTS):  # the workspace's `dvc repro`, then each experiment
+        # Each variant's seed run and the parent run of its recipe (new in every experiment: other hidden units).
         ran = [run for run in runs if run.data.tags.get("dvc_experiment") == name]
-        assert sorted(run.info.run_name for run in ran) == sorted([*VARIANTS, "comparison"]), name
+        assert sorted(run.info.run_name for run in ran) == sorted([*VARIANTS, *SEED_RUNS, "comparison"]), name
         assert {run.info.status for run in ran} == {"FINISHED"}, name
-    variant_runs = [run for run in runs if run.info.run_name in VARIANTS]
-    for run in variant_runs:
+        parents = {run.info.run_id: run for run in ran if run.data.tags.get("run_type") == "variant"}
+        assert sorted(run.info.run_name for run in parents.values()) == sorted(VARIANTS), name
+        for run in ran:
+            if run.info.run_name in SEED_RUNS:
+                parent = parents[run.data.tags["mlflow.parentRunId"]]
+                assert parent.info.run_name == run.data.tags["variant"], (name, run.info.run_name)
+        for parent in parents.values():  # its seeds' mean and spread (compare's), no files of its own
+            assert client.list_artifacts(parent.info.run_id) == [], (name, parent.info.run_name)
+            assert len(client.get_metric_history(parent.info.run_id, "test_accuracy")) == 1, (
+                name,
+                parent.info.run_name,
+            )
+    seed_runs = [run for run in runs if run.info.run_name in SEED_RUNS]
+    for run in seed_runs:
         assert run.info.artifact_uri.startswith("mlflow-artifacts:")
         for metric in METRICS:
             assert len(client.get_metric_history(run.info.run_id, metric)) == 1, (run.info.run_name, metric)
         assert {i.dataset.name for i in run.inputs.dataset_inputs} == {
             f"fashion_mnist-{s}" for s in ("train", "val", "test")
         }
-    # The files are in the server's artifact store, none in the project.
+    # The files are in the server's artifact store, none in the project; each seed run's (SEED is the shipped
+    # seed, so export logged its .tflite files to every seed run).
     for name in ("history.csv", "model.tflite"):
-        assert len(list(server.artifacts.rglob(name))) == len(variant_runs), name
+        assert len(list(server.artifacts.rglob(name))) == len(seed_runs), name
     assert not list(logged.rglob("mlflow.db")) and not list(logged.rglob("mlartifacts"))
     models = client.search_logged_models(experiment_ids=[experiment.experiment_id])
-    assert sorted(m.source_run_id for m in models) == sorted(run.info.run_id for run in variant_runs)
+    assert sorted(m.source_run_id for m in models) == sorted(run.info.run_id for run in seed_runs)
     versions = client.search_model_versions("name = 'fashion-mnist-classifier'")
     assert len(versions) == 1 + len(EXPERIMENTS)  # each compare's best is a new model
     assert {v.source.removeprefix("models:/") for v in versions} <= {m.model_id for m in models}
@@ -133,19 +152,18 @@ def test_a_stage_fails_in_one_line_while_the_database_is_down_and_runs_once_it_i
     edit_params(root, small_pipeline)
     for stage in ("fetch", "preprocess"):
         run_command([sys.executable, "-m", f"pipeline.{stage}"], root, FASHION_MNIST_DIR=DATASET)
-    train = [sys.executable, "-m", "pipeline.train", "mlp"]
     _stop_database(server)  # the mlflow server stays up
     try:
         started = time.monotonic()
-        down = run_command(train, root, check=False, MLFLOW_TRACKING_URI=server.uri)
+        down = run_command(TRAIN, root, check=False, MLFLOW_TRACKING_URI=server.uri)
         print(f"train with the database down: exit {down.returncode} after {time.monotonic() - started:.1f} s")
         print(down.stderr)
         outputs = (root / "models" / "mlp", root / "reports" / "variants" / "mlp", root / "mlflow.db")
         written = [str(path.relative_to(root)) for path in outputs if path.exists()]
     finally:
         _start_database(server)
-    run_command(train, root, MLFLOW_TRACKING_URI=server.uri)  # once the database is back
-    recorded = json.loads((root / "models" / "mlp" / "mlflow_run.json").read_text())
+    run_command(TRAIN, root, MLFLOW_TRACKING_URI=server.uri)  # once the database is back
+    recorded = json.loads((root / "models" / "mlp" / f"seed-{SEED}" / "mlflow_run.json").read_text())
     assert MlflowClient(tracking_uri=server.uri).get_run(recorded["run_id"]).info.status == "FINISHED"
 
     assert down.returncode == 2
@@ -176,9 +194,8 @@ def test_a_server_or_database_that_goes_down_mid_training_stops_the_stage_in_one
     edit_params(root, lambda params: (small_pipeline(params), params["variants"]["mlp"].update(epochs=100)))
     for stage in ("fetch", "preprocess"):
         run_command([sys.executable, "-m", f"pipeline.{stage}"], root, FASHION_MNIST_DIR=DATASET)
-    train = [sys.executable, "-m", "pipeline.train", "mlp"]
     env = command_env(MLFLOW_TRACKING_URI=server.uri)
-    process = subprocess.Popen(train, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(TRAIN, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         for line in process.stdout:  # training has begun, its run is open on the server
             if line.startswith("Epoch"):
@@ -200,12 +217,13 @@ def test_a_server_or_database_that_goes_down_mid_training_stops_the_stage_in_one
     assert line.endswith(": check that it (and its database) is up, then rerun")
     assert not (root / "models" / "mlp").exists() and not (root / "reports" / "variants" / "mlp").exists()
 
-    rerun = run_command(train, root, MLFLOW_TRACKING_URI=server.uri)  # the next run, once the server is back
+    rerun = run_command(TRAIN, root, MLFLOW_TRACKING_URI=server.uri)  # the next run, once the server is back
     client = MlflowClient(tracking_uri=server.uri)
     experiment = client.get_experiment_by_name("fashion-mnist")
-    runs = client.search_runs([experiment.experiment_id], filter_string="attributes.run_name = 'mlp'")
+    runs = client.search_runs([experiment.experiment_id], filter_string=f"attributes.run_name = 'mlp seed {SEED}'")
+    assert len(runs) >= 2, [run.info.run_name for run in runs]  # the cut-off run and the rerun
     assert "RUNNING" not in {run.info.status for run in runs}, rerun.stderr  # the cut-off one: KILLED by the rerun
-    recorded = json.loads((root / "models" / "mlp" / "mlflow_run.json").read_text())
+    recorded = json.loads((root / "models" / "mlp" / f"seed-{SEED}" / "mlflow_run.json").read_text())
     assert client.get_run(recorded["run_id"]).info.status == "FINISHED"
 
 

@@ -1,7 +1,7 @@
 """The stages against a real `mlflow server`, and against none at all.
 
 Runs `python -m pipeline.<stage>` on a temporary copy of the project with real Fashion-MNIST capped to
-3,000 training images and one small one-epoch variant; the server is started on 127.0.0.1 with a SQLite
+3,000 training images and one small one-epoch variant, one seed; the server is started on 127.0.0.1 with a SQLite
 backend and serves the artifacts itself.
 """
 
@@ -15,7 +15,8 @@ from types import SimpleNamespace
 import mlflow
 import numpy as np
 import pytest
-from conftest import copy_project, edit_params, free_port, run_command, stop_process_group, wait_for
+import yaml
+from conftest import REPOSITORY, copy_project, edit_params, free_port, run_command, stop_process_group, wait_for
 from mlflow import MlflowClient
 
 from pipeline import registry
@@ -24,10 +25,15 @@ from pipeline.paths import SYSTEM_DATA_DIR
 pytestmark = pytest.mark.slow  # a real `mlflow server` and the real stages
 
 DATASET = str(SYSTEM_DATA_DIR)
+SEED = yaml.safe_load((REPOSITORY / "params.yaml").read_text())["seeds"][0]  # the shipped seed: export's
+COMMANDS = {"train": ["mlp", str(SEED)], "evaluate": ["mlp", str(SEED)], "export": ["mlp"]}  # their arguments
+RUN_FILE = Path("models") / "mlp" / f"seed-{SEED}" / "mlflow_run.json"
+REPORTS = Path("reports") / "variants" / "mlp" / f"seed-{SEED}"
 
 
 def _tiny(params: dict) -> None:
     params["data"]["limit"] = 3000
+    params["seeds"] = [SEED]
     for spec in params["variants"].values():
         spec["epochs"] = 1
     params["variants"]["mlp"]["hidden_units"] = [32]
@@ -71,30 +77,44 @@ def server(tmp_path_factory):
 
 
 def test_a_variant_run_logs_params_metrics_and_artifacts_to_a_tracking_server(project, server):
-    for stage in ("train", "evaluate", "export"):
-        run_command([sys.executable, "-m", f"pipeline.{stage}", "mlp"], project, MLFLOW_TRACKING_URI=server.uri)
-    recorded = json.loads((project / "models" / "mlp" / "mlflow_run.json").read_text())
+    for stage, arguments in COMMANDS.items():
+        run_command([sys.executable, "-m", f"pipeline.{stage}", *arguments], project, MLFLOW_TRACKING_URI=server.uri)
+    recorded = json.loads((project / RUN_FILE).read_text())
     client = MlflowClient(tracking_uri=server.uri)
     run = client.get_run(recorded["run_id"])
     assert run.info.status == "FINISHED"
     assert client.get_experiment(run.info.experiment_id).name == "fashion-mnist"
-    assert run.data.tags["variant"] == "mlp" and len(run.data.tags["data_sha256"]) == 64
+    assert run.info.run_name == f"mlp seed {SEED}"
+    assert (run.data.tags["variant"], run.data.tags["seed"]) == ("mlp", str(SEED))
+    assert len(run.data.tags["data_sha256"]) == 64
     assert run.data.params["variant.hidden_units"] == "(32,)" and run.data.params["data.limit"] == "3000"
-    metrics = json.loads((project / "reports" / "variants" / "mlp" / "metrics.json").read_text())
+    # Nested under the variant's parent run, on the server too: no files of its own.
+    parent = client.get_run(run.data.tags["mlflow.parentRunId"])
+    assert (parent.info.run_name, parent.data.tags["run_type"], parent.info.status) == ("mlp", "variant", "FINISHED")
+    assert parent.info.experiment_id == run.info.experiment_id and client.list_artifacts(parent.info.run_id) == []
+    metrics = json.loads((project / REPORTS / "metrics.json").read_text())
     assert run.data.metrics["test_accuracy"] == metrics["test_accuracy"] > 0.5
     assert run.data.metrics["parameters"] == 25_450  # 784*32+32 + 32*10+10
     assert len(client.get_metric_history(recorded["run_id"], "epoch_val_accuracy")) == 1
     artifacts = {artifact.path for artifact in client.list_artifacts(recorded["run_id"])}
-    assert {"history.csv", "learning_curves.png", "metrics.json", "confusion.png", "model.tflite"} <= artifacts
+    expected = {
+        "history.csv",
+        "learning_curves.png",
+        "metrics.json",
+        "predictions.csv",
+        "confusion.png",
+        "model.tflite",
+    }
+    assert expected <= artifacts
     # Through the server into its artifact store; nothing in a local store of the project.
     assert run.info.artifact_uri.startswith("mlflow-artifacts:")
     (history,) = server.artifacts.rglob("history.csv")
-    assert history.read_text() == (project / "reports" / "variants" / "mlp" / "history.csv").read_text()
+    assert history.read_text() == (project / REPORTS / "history.csv").read_text()
     assert not (project / "mlflow.db").exists() and not (project / "mlartifacts").exists()
 
     # The logged model, its datasets and its linked metrics are on the server, its files in the server's store.
     logged = client.get_logged_model(recorded["model_id"])
-    assert (logged.name, logged.source_run_id) == ("mlp", recorded["run_id"])
+    assert (logged.name, logged.source_run_id) == (f"mlp-seed-{SEED}", recorded["run_id"])
     assert [path.name for path in server.artifacts.rglob("model.keras")] == ["model.keras"]
     assert {i.dataset.name for i in run.inputs.dataset_inputs} == {
         f"fashion_mnist-{s}" for s in ("train", "val", "test")
@@ -104,7 +124,7 @@ def test_a_variant_run_logs_params_metrics_and_artifacts_to_a_tracking_server(pr
 
 
 def test_the_registry_and_the_champion_live_on_the_server(project, server, monkeypatch):
-    recorded = json.loads((project / "models" / "mlp" / "mlflow_run.json").read_text())
+    recorded = json.loads((project / RUN_FILE).read_text())
     monkeypatch.setenv("MLFLOW_TRACKING_URI", server.uri)
     mlflow.set_tracking_uri(server.uri)
     registered = registry.register("server-classifier", recorded["model_id"], {"variant": "mlp"}, make_champion=True)
@@ -112,7 +132,7 @@ def test_the_registry_and_the_champion_live_on_the_server(project, server, monke
     champion = mlflow.pyfunc.load_model("models:/server-classifier@champion")  # downloaded through the server
     with np.load(project / "data" / "prepared" / "test.npz") as test:
         accuracy = float((champion.predict(test["images"]).argmax(axis=1) == test["labels"]).mean())
-    metrics = json.loads((project / "reports" / "variants" / "mlp" / "metrics.json").read_text())
+    metrics = json.loads((project / REPORTS / "metrics.json").read_text())
     assert round(accuracy, 6) == metrics["test_accuracy"]
 
 
@@ -120,7 +140,10 @@ def test_a_stage_stops_before_training_when_the_tracking_server_is_down(project)
     uri = f"http://127.0.0.1:{free_port()}"
     started = time.monotonic()
     result = run_command(
-        [sys.executable, "-m", "pipeline.train", "mlp_dropout"], project, check=False, MLFLOW_TRACKING_URI=uri
+        [sys.executable, "-m", "pipeline.train", "mlp_dropout", str(SEED)],
+        project,
+        check=False,
+        MLFLOW_TRACKING_URI=uri,
     )
     print(f"train with the server down: exit {result.returncode} after {time.monotonic() - started:.1f} s")
     assert result.returncode == 2, result.stderr
