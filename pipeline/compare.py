@@ -171,7 +171,7 @@ def best_against_runner_up(rows: list[dict], metric: str, correct: dict, confide
     order = ranked(rows, metric)
     if len(order) < 2:
         return None
-    return effects.measure_effect(f"{order[0]} against the runner-up", (order[1], order[0]), correct, confidence)
+    return effects.measure_effect("the best against the runner-up", (order[1], order[0]), correct, confidence)
 
 
 def _against_runner_up(best: effects.Effect, metric: str) -> str:

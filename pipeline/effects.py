@@ -116,7 +116,7 @@ def measure_effect(
         confidence=confidence,
         interval=seed_interval(accuracy[baseline], accuracy[changed], confidence),
         image_interval=image_interval(correct[baseline][seeds[0]], correct[changed][seeds[0]], confidence),
-        mcnemar={seed: round(p, 6) for seed, (p, _, _) in tests.items()},
+        mcnemar={seed: p for seed, (p, _, _) in tests.items()},
         discordant={seed: (a, b) for seed, (_, a, b) in tests.items()},
         confounders=tuple(confounders),
     )
@@ -131,7 +131,7 @@ def describe(effect: Effect, test_images: int) -> str:
     (95% CI −0.10 to +0.90 over 3 seeds): not distinguishable from seed noise; McNemar p per seed: …`."""
     share = f"{effect.confidence:.0%}"
     head = f"{effect.label} ({effect.baseline} → {effect.changed}): {_points(effect.difference)} points"
-    mcnemar = ", ".join(f"{p:.3g}" for p in effect.mcnemar.values())
+    mcnemar = ", ".join(f"{p:.2g}" if p > 0 else "< 1e-300" for p in effect.mcnemar.values())
     if effect.interval is not None:
         low, high = effect.interval
         spread = f"({share} CI {_points(low)} to {_points(high)} over {effect.seeds} seeds)"
