@@ -39,7 +39,7 @@ COLUMNS = {
     "per_seed": "test acc per seed",
     "test_loss": "test loss",
     "train_test_gap": "train−test",
-    "tflite_accuracy": "tflite acc",
+    "tflite_accuracy": "tflite acc (shipped seed)",
     "tflite_size_bytes": "tflite bytes",
 }
 DEVICE_COLUMNS = {
@@ -183,7 +183,11 @@ def _against_runner_up(best: effects.Effect, metric: str) -> str:
 
 
 def effects_section(
-    found: list[effects.Effect], best: effects.Effect | None, test_images: int, seeds, metric: str = "test_accuracy"
+    found: list[effects.Effect],
+    best: effects.Effect | None,
+    test_images: int,
+    seeds: tuple[int, ...],
+    metric: str = "test_accuracy",
 ) -> str:
     """The design's effects, one quotable sentence each, then whether the best variant is better."""
     count = len(seeds)
@@ -214,13 +218,21 @@ def tables(rows: list[dict], best: str, in_design: set[str]) -> str:
     text = markdown_table(design, best) if design else ""
     if others:
         text += (
-            "\n### Beyond the 2 × 2\n\nNot part of any effect above: they differ from the design's "
-            f"variants in more than one factor.\n\n{markdown_table(others, best)}"
+            "\n### Beyond the 2 × 2\n\nNot in `compare.effects`, so no effect above is about them; "
+            f"they still count for the best variant.\n\n{markdown_table(others, best)}"
         )
     return text
 
 
-def report(rows: list[dict], best: str, metric: str, found, runner_up, params: config.Params, images: int) -> str:
+def report(
+    rows: list[dict],
+    best: str,
+    metric: str,
+    found: list[effects.Effect],
+    runner_up: effects.Effect | None,
+    params: config.Params,
+    images: int,
+) -> str:
     """comparison.md: the effects first (the question), then the variants, then what they do on device."""
     in_design = {name for pairs in params.compare.effects.values() for pair in pairs for name in pair}
     return (
@@ -259,7 +271,9 @@ def register_best(best: str, row: dict, metric: str, params: config.Params) -> s
     return f"{line}; `{registry.CHAMPION}` → version {registered.version}"
 
 
-def comparison_metrics(rows: list[dict], found: list[effects.Effect], runner_up) -> dict[str, float]:
+def comparison_metrics(
+    rows: list[dict], found: list[effects.Effect], runner_up: effects.Effect | None
+) -> dict[str, float]:
     """What the comparison run logs: each variant's mean and sd, each effect's difference, interval and tests."""
     logged = {}
     for row in rows:
@@ -282,8 +296,11 @@ def log_to_parents(rows: list[dict]) -> None:
     client = mlflow.MlflowClient()
     for row in rows:
         run_file = SeedPaths(row["variant"], row["seeds"][0]["seed"]).run_file
+        run_id = read_json(run_file).get("run_id")
+        if not run_id:
+            continue
         try:
-            run = client.get_run(read_json(run_file)["run_id"])
+            run = client.get_run(run_id)
         except MlflowException as error:  # trained into another store (a run-cache restore, another machine)
             if error.error_code != "RESOURCE_DOES_NOT_EXIST":
                 raise

@@ -248,7 +248,7 @@ class Params:
     def __post_init__(self) -> None:
         require(self.seed >= 0, "seed", "must be at least 0")
         require(bool(self.seeds), "seeds", "must list at least one training seed")
-        require(all(seed >= 0 for seed in self.seeds), "seeds", "must be at least 0")
+        require(all(0 <= seed < 2**32 for seed in self.seeds), "seeds", "must be between 0 and 2**32 - 1")
         require(len(set(self.seeds)) == len(self.seeds), "seeds", "must not repeat a seed")
         require(self.threads >= 1, "threads", "must be at least 1")
         require(bool(self.variants), "variants", "must declare at least one variant")
@@ -264,6 +264,13 @@ class Params:
             for i, pair in enumerate(pairs):
                 for name in pair:
                     self.variant(name, key=f"compare.effects.{factor}[{i}]")
+        if not self.tracking.experiment and self.data.dataset == "image_folder":
+            require(
+                not set("/:'\"") & set(self.experiment),
+                "data.image_folder.directory",
+                f"its folder's name {self.experiment!r} names the MLflow experiment and registered model, and "
+                "must not hold '/', ':' or quotes: rename the folder or set tracking.experiment",
+            )
 
     @property
     def selected(self) -> dict[str, VariantParams]:

@@ -5,9 +5,9 @@ Two sources of noise, two tests, both from SciPy:
   two variants' mean test accuracies (`scipy.stats.ttest_ind(equal_var=False)`). With two or more
   seeds a difference is *distinguishable* when this interval excludes 0.
 - test image to test image: both variants classify the same test images; McNemar's exact test on the
-  images exactly one of them gets right (`scipy.stats.binomtest`), per seed, and a paired t interval of
-  the accuracy difference over the images (`scipy.stats.ttest_rel`). With one seed this is all there
-  is, and decides: it says the two *trained models* differ, not that another seed would agree.
+  images exactly one of them gets right (`scipy.stats.binomtest`), per seed, and its exact interval of
+  the accuracy difference (Clopper-Pearson, `BinomTestResult.proportion_ci`). With one seed this is all
+  there is, and decides: it says the two *trained models* differ, not that another seed would agree.
 """
 
 from collections.abc import Sequence
@@ -28,21 +28,27 @@ def mcnemar_exact(correct_a: np.ndarray, correct_b: np.ndarray) -> tuple[float, 
 
 
 def image_interval(correct_a: np.ndarray, correct_b: np.ndarray, confidence: float) -> tuple[float, float]:
-    """The paired t interval, over the images, of B's accuracy minus A's."""
-    differences = correct_b.astype(float) - correct_a.astype(float)
-    if not differences.any():
+    """The exact interval, over the images, of B's accuracy minus A's: Clopper-Pearson's for the share of
+    the discordant images that B got right, conditional on their count. It excludes 0 exactly when
+    McNemar's exact test rejects at 1 − `confidence`, so the two never disagree."""
+    only_a = int(np.sum(correct_a & ~correct_b))
+    only_b = int(np.sum(~correct_a & correct_b))
+    discordant = only_a + only_b
+    if discordant == 0:
         return 0.0, 0.0
-    interval = stats.ttest_rel(correct_b.astype(float), correct_a.astype(float)).confidence_interval(confidence)
-    return float(interval.low), float(interval.high)
+    share = stats.binomtest(only_b, discordant, 0.5).proportion_ci(confidence_level=confidence, method="exact")
+    scale = discordant / len(correct_a)  # B − A = discordant / N × (2 × share − 1)
+    return scale * (2 * share.low - 1), scale * (2 * share.high - 1)
 
 
 def seed_interval(accuracies_a: Sequence[float], accuracies_b: Sequence[float], confidence: float) -> tuple | None:
-    """Welch's t interval of mean(B) − mean(A) over seeds; None with fewer than two seeds on a side."""
+    """Welch's t interval of mean(B) − mean(A) over seeds; None with fewer than two seeds on a side, or
+    when neither variant's accuracy varies over its seeds."""
     a, b = np.asarray(accuracies_a, float), np.asarray(accuracies_b, float)
     if min(len(a), len(b)) < 2:
         return None
-    if a.std() == 0 and b.std() == 0:  # no spread at all (identical runs): the difference is exact
-        return float(b.mean() - a.mean()), float(b.mean() - a.mean())
+    if a.std() == 0 and b.std() == 0:  # no spread measured at all: no interval to claim (McNemar decides)
+        return None
     interval = stats.ttest_ind(b, a, equal_var=False).confidence_interval(confidence)
     return float(interval.low), float(interval.high)
 
@@ -57,7 +63,7 @@ class Effect:
     difference: float  # mean over seeds of B's test accuracy minus A's
     seeds: int  # the seeds both variants were trained with
     confidence: float
-    interval: tuple[float, float] | None  # over seeds (None with one seed)
+    interval: tuple[float, float] | None  # over seeds (None with one seed, or no spread to measure)
     image_interval: tuple[float, float]  # over the test images, the first common seed
     mcnemar: dict[int, float]  # seed -> McNemar's p on that seed's pair of models
     discordant: dict[int, tuple[int, int]]  # seed -> (images only A got right, only B)
@@ -139,9 +145,13 @@ def describe(effect: Effect, test_images: int) -> str:
         tests = f"McNemar's exact test on the {test_images:,} test images, per seed: p = {mcnemar}"
     else:
         low, high = effect.image_interval
-        spread = f"({share} CI {_points(low)} to {_points(high)} over the {test_images:,} test images, 1 seed)"
+        seeds = f"{effect.seeds} seed{'s' if effect.seeds > 1 else ''}"
+        spread = f"({share} CI {_points(low)} to {_points(high)} over the {test_images:,} test images, {seeds})"
         verdict = "distinguishable" if effect.distinguishable else "not distinguishable"
-        verdict += " from test-set noise (seed-to-seed spread not measured: train more seeds)"
+        missing = (
+            "seed-to-seed spread not measured: train more seeds" if effect.seeds == 1 else "no seed-to-seed spread"
+        )
+        verdict += f" from test-set noise ({missing})"
         tests = f"McNemar's exact test: p = {mcnemar}"
     sentence = f"{head} {spread}: {verdict}; {tests}."
     if effect.confounders:

@@ -90,12 +90,12 @@ def _dotted(data: dict, key: str) -> float:
     return float(data)
 
 
-def gated_values(row: dict) -> dict:
+def gated_values(row: dict, tflite: bool = True) -> dict:
     """What the gate checks of one variant's comparison row: each seed's test accuracy, the mean, and
-    the exported files' figures under dotted keys."""
+    (with `tflite`) the exported files' figures under dotted keys."""
     values = {"test_accuracy": float(row["test_accuracy"])}
     values["seeds"] = {int(seed["seed"]): float(seed["test_accuracy"]) for seed in row.get("seeds", [])}
-    if "tflite" in row:
+    if tflite:
         values |= {key: _dotted(row["tflite"], key) for key in TFLITE_KEYS}
     return values
 
@@ -103,8 +103,8 @@ def gated_values(row: dict) -> dict:
 def read_metrics(
     variants: list[str], read: Reader = read_workspace, where: str = "", tflite: bool = True
 ) -> dict[str, dict]:
-    """The gated values of each of `variants` (those in the comparison, without `tflite` only the test
-    accuracies), from `reports/comparison.json`."""
+    """The gated values of `variants` from `reports/comparison.json`: every one of them, or, without
+    `tflite` (a baseline), their test accuracies where the file has them."""
     path = COMPARISON["json"]
     text = read(path)
     if text is None:
@@ -113,8 +113,7 @@ def read_metrics(
         rows = {row["variant"]: row for row in json.loads(text)["variants"]}
         if tflite and (absent := [name for name in variants if name not in rows]):
             raise KeyError(f"no results for {', '.join(absent)}")
-        picked = {name: rows[name] if tflite else {"test_accuracy": rows[name]["test_accuracy"]} for name in variants}
-        return {name: gated_values(row) for name, row in picked.items() if name in rows}
+        return {name: gated_values(rows[name], tflite) for name in variants if name in rows}
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
         raise PipelineError(f"{path.relative_to(ROOT)}{where} is malformed: {error!r}") from error
 

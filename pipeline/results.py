@@ -16,11 +16,19 @@ TRAINING_KEYS = ("train_seconds", "parameters", "epochs", "precision", "cpu_mode
 MEANS = ("test_accuracy", "val_accuracy", "test_loss", "train_test_gap", "train_seconds")  # over seeds
 
 
+def _fields(path: Path, keys: tuple[str, ...]) -> dict:
+    """`keys` of the JSON file at `path`; a file without one of them is named, with the stage to rerun."""
+    data = read_json(path)
+    try:
+        return {key: data[key] for key in keys}
+    except (KeyError, TypeError) as error:
+        raise PipelineError(f"{path} is malformed ({error!r} missing): rerun the stage that writes it") from error
+
+
 def seed_result(name: str, seed: int) -> dict:
     """One seed's row: its training summary and test metrics."""
     paths = SeedPaths(name, seed)
-    training, metrics = read_json(paths.training), read_json(paths.metrics)
-    return {"seed": seed, **{key: training[key] for key in TRAINING_KEYS}, **{k: metrics[k] for k in SEED_METRICS}}
+    return {"seed": seed, **_fields(paths.training, TRAINING_KEYS), **_fields(paths.metrics, SEED_METRICS)}
 
 
 def _sd(values: list[float]) -> float | None:
@@ -31,7 +39,8 @@ def variant_summary(name: str, spec: config.VariantParams, seeds: tuple[int, ...
     """A variant's row: the mean (and sd) of each seed's metrics, every seed's row, and the exported
     (shipped seed's) files as export measured them."""
     per_seed = [seed_result(name, seed) for seed in seeds]
-    tflite = read_json(VariantPaths(name).tflite_metrics)
+    path = VariantPaths(name).tflite_metrics
+    tflite = _fields(path, (*TFLITE_FLAVOURS, "keras_predict_latency_ms_median", "app"))
     first = per_seed[0]
     row = {"variant": name, "model": spec.model, "dropout": spec.dropout, "seeds": per_seed}
     row |= {key: first[key] for key in ("parameters", "epochs", "precision", "cpu_model", "cpu_isa")}
@@ -41,7 +50,7 @@ def variant_summary(name: str, spec: config.VariantParams, seeds: tuple[int, ...
     row["on_device"] = {flavour: tflite[flavour] for flavour in TFLITE_FLAVOURS}
     row["keras_predict_latency_ms_median"] = tflite["keras_predict_latency_ms_median"]
     row["app"] = tflite["app"]
-    row["tflite"] = tflite  # everything the gate checks of the exported files
+    row["tflite"] = read_json(path)  # everything the gate checks of the exported files
     return row
 
 

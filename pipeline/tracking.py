@@ -313,9 +313,11 @@ def variant_parent(experiment_id: str, variant: str, recipe: str) -> str:
         found = mlflow.MlflowClient().search_runs(
             [experiment_id], filter_string=query, max_results=1, order_by=["attributes.start_time ASC"]
         )
-        if found:
-            return found[0].info.run_id
         client = mlflow.MlflowClient()
+        if found:
+            if found[0].info.status == "RUNNING":  # its creator died between creating and closing it
+                client.set_terminated(found[0].info.run_id)
+            return found[0].info.run_id
         tags = {"run_type": "variant", "variant": variant, "recipe": recipe, **provenance_tags()}
         parent = client.create_run(experiment_id, run_name=variant, tags=tags)
         client.set_terminated(parent.info.run_id)

@@ -68,6 +68,19 @@ def stopped_early(spec: config.VariantParams, history: dict[str, list[float]]) -
     return {"stopped_after_epoch": epochs, "stopped_by": rule}
 
 
+def training_summary(model, spec: config.VariantParams, history: dict, seconds: float, images: int, machine) -> dict:
+    """training.json: how long, how big, how many epochs (and why fewer), at what speed, on which CPU."""
+    epochs = len(history["loss"])
+    return {
+        "train_seconds": round(seconds, 2),
+        "parameters": model.count_params(),
+        "epochs": epochs,
+        **stopped_early(spec, history),
+        **machine,
+        "images_per_second": round(epochs * images / seconds, 1),
+    }
+
+
 def recipe_digest(spec: config.VariantParams, data_hash: str) -> str:
     """What makes two seed runs the same experiment but for their seed: the variant's params and the data."""
     recipe = json.dumps({"variant": dataclasses.asdict(spec), "data": data_hash}, sort_keys=True)
@@ -111,32 +124,16 @@ def main() -> None:
         opened = tracking.variant_run(name, seed, paths.run_file, params.experiment, new=True, tags=tags, recipe=recipe)
         with opened as run:
             log_splits({split: split_dataset(split, *data, dataset.name) for split, data in splits.items()})
-            tracking.log_params(
-                {
-                    "variant": dataclasses.asdict(spec),
-                    "seed": seed,
-                    "split_seed": params.seed,
-                    "data": dataclasses.asdict(params.data),
-                    "precision_used": precision,
-                }
-            )
+            logged = {"variant": dataclasses.asdict(spec), "seed": seed, "split_seed": params.seed}
+            tracking.log_params(logged | {"data": dataclasses.asdict(params.data), "precision_used": precision})
             started = time.perf_counter()
             history = train_model(model, train, val, spec, seed, [EpochLogger(), StopOnSignal(act_on_signal)])
-            seconds = time.perf_counter() - started
-            summary = {
-                "train_seconds": round(seconds, 2),
-                "parameters": model.count_params(),
-                "epochs": len(history["loss"]),
-                **stopped_early(spec, history),
-                **machine,
-            }
-            summary["images_per_second"] = round(summary["epochs"] * len(train[1]) / seconds, 1)
+            summary = training_summary(model, spec, history, time.perf_counter() - started, len(train[1]), machine)
             act_on_signal()  # the last point before outputs are written
             run.model_id = save_outputs(name, paths, as_float32(model, spec), history, summary, val[0])
     print(
         f"{name} seed {seed}: val_accuracy {history['val_accuracy'][-1]:.4f} after {summary['epochs']} epochs, "
-        f"{seconds:.1f} s "
-        f"({precision} on {machine['cpu_isa']}: {machine['cpu_model']})"
+        f"{summary['train_seconds']:.1f} s ({precision} on {machine['cpu_isa']}: {machine['cpu_model']})"
     )
 
 

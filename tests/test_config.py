@@ -311,13 +311,23 @@ def test_the_training_seeds_are_a_list_and_the_first_is_the_shipped_one(raw_para
     ("seeds", "rule"),
     [
         ([], "must list at least one training seed"),
-        ([1, -1], "must be at least 0"),
+        ([1, -1], "must be between 0 and 2**32 - 1"),
+        ([2**32], "must be between 0 and 2**32 - 1"),  # what Keras's set_random_seed takes
         ([2, 1, 2], "must not repeat a seed"),
     ],
 )
 def test_bad_training_seeds_are_named(raw_params, seeds, rule):
     raw_params["seeds"] = seeds
     assert _error(raw_params) == f"params.yaml: seeds: {rule}"
+
+
+def test_an_image_folder_whose_name_cannot_name_an_experiment_is_refused(raw_params):
+    raw_params["data"] |= {"dataset": "image_folder", "image_folder": {"directory": "photos/Bob's shoes"}}
+    assert _error(raw_params).startswith(
+        "params.yaml: data.image_folder.directory: its folder's name \"Bob's shoes\" names the MLflow experiment"
+    )
+    raw_params["tracking"] = {"experiment": "shoes"}
+    assert parse_params(raw_params).registered_model == "shoes-classifier"
 
 
 def test_the_run_variants_are_selected_in_their_order_and_the_others_stay_declared(raw_params):

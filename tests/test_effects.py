@@ -32,9 +32,9 @@ def test_a_lopsided_disagreement_is_significant():
     a = rng.random(10_000) < 0.85
     b = a | (rng.random(10_000) < 0.05)  # B gets right everything A does, and some more
     p, only_a, only_b = mcnemar_exact(a, b)
-    assert only_a == 0 and only_b > 300 and p < 1e-50
+    assert only_a == 0 and only_b > 50 and p < 1e-15
     low, high = image_interval(a, b, 0.95)
-    assert 0 < low < b.mean() - a.mean() < high
+    assert 0 < low < b.mean() - a.mean() <= high + 1e-12
 
 
 def test_the_seed_interval_is_welchs_and_needs_two_seeds_a_side():
@@ -42,7 +42,19 @@ def test_the_seed_interval_is_welchs_and_needs_two_seeds_a_side():
     expected = stats.ttest_ind(b, a, equal_var=False).confidence_interval(0.95)
     assert seed_interval(a, b, 0.95) == pytest.approx((expected.low, expected.high))
     assert seed_interval([0.9], [0.91, 0.92], 0.95) is None
-    assert seed_interval([0.9, 0.9], [0.92, 0.92], 0.95) == pytest.approx((0.02, 0.02))  # no spread: exact
+    assert seed_interval([0.9, 0.9], [0.92, 0.92], 0.95) is None  # no spread measured: no interval to claim
+
+
+@pytest.mark.parametrize("only_a", [0, 5, 40, 100])
+def test_the_image_interval_excludes_zero_exactly_when_mcnemar_rejects(only_a):
+    """One seed: the interval the sentence quotes and McNemar's verdict always agree."""
+    for only_b in range(0, 160, 7):
+        a = np.array([True] * only_a + [False] * only_b + [True] * 500)
+        b = np.array([False] * only_a + [True] * only_b + [True] * 500)
+        p, _, _ = mcnemar_exact(a, b)
+        low, high = image_interval(a, b, 0.95)
+        assert low - 1e-12 <= (b.mean() - a.mean()) <= high + 1e-12
+        assert (low > 0 or high < 0) == (p < 0.05), (only_a, only_b, p, low, high)
 
 
 def test_one_seed_decides_by_mcnemar_and_says_seed_spread_was_not_measured():
