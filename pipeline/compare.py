@@ -199,7 +199,7 @@ def effects_section(
             "The interval accounts for seed-to-seed spread (Welch's t over seeds); McNemar's exact test "
             "compares each seed's two models on the same test images."
             if count > 1
-            else "**One seed**: only the test images' noise is accounted for (McNemar's exact test, paired "
+            else "**One seed**: only the test images' noise is accounted for (McNemar's exact test and its exact "
             "interval); seed-to-seed spread is not measured. For that: "
             f"`dvc exp run -S 'seeds=[{seeds[0]},{seeds[0] + 1},{seeds[0] + 2}]'`."
         ),

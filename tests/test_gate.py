@@ -137,6 +137,17 @@ def test_the_baseline_needs_only_the_mean_test_accuracy(reports):
     assert read_metrics(["cnn"], tflite=False) == {"cnn": {"test_accuracy": 0.9, "seeds": {}}}
 
 
+def test_a_baseline_without_a_variant_leaves_it_out(reports):
+    """A variant added since REV has no baseline (the gate notes it); the others still have theirs."""
+    assert read_metrics(["cnn", "mlp"], tflite=False) == {"cnn": {"test_accuracy": 0.91, "seeds": {1: 0.91}}}
+
+
+def test_a_row_without_the_exported_files_figures_is_malformed(reports):
+    reports.write_text(json.dumps({"variants": [{"variant": "cnn", "test_accuracy": 0.9}]}))
+    with pytest.raises(PipelineError, match=r"comparison.json is malformed: KeyError\('tflite'\)"):
+        read_metrics(["cnn"])
+
+
 def test_a_missing_comparison_is_named(reports):
     reports.unlink()
     with pytest.raises(PipelineError, match=r"reports/comparison.json is missing: run `dvc repro` first"):

@@ -37,6 +37,8 @@ def _tiny(params: dict) -> None:
     for spec in params["variants"].values():
         spec["epochs"] = 1
     params["variants"]["mlp"]["hidden_units"] = [32]
+    params["export"].update(representative_images=100, latency_runs=20)
+    params["export"]["app"].update(calibration_images=50, test_images=200)  # MediaPipe: 200 images, not 10,000
 
 
 @pytest.fixture(scope="module")
