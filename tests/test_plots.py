@@ -68,11 +68,14 @@ def test_learning_curves_show_train_and_validation_accuracy_and_loss():
     np.testing.assert_allclose(loss_axis.lines[1].get_ydata(), [1.1, 0.8])
 
 
-def test_comparison_puts_every_variant_on_shared_axes_and_marks_the_best():
-    histories = {"mlp": _history(0.8), "cnn": _history(0.85)}
-    figure = plot_comparison(histories, {"mlp": 0.86, "cnn": 0.91}, best="cnn")
-    accuracy_axis, loss_axis, bar_axis = figure.axes
-    assert len(accuracy_axis.lines) == len(loss_axis.lines) == 4
-    assert [patch.get_height() for patch in bar_axis.patches] == [0.86, 0.91]
-    assert bar_axis.patches[1].get_linewidth() == 2
-    assert "best: cnn" in bar_axis.get_title()
+def test_comparison_shows_every_seed_and_the_mean_and_marks_the_best():
+    histories = {"mlp": {1: _history(0.8), 2: _history(0.81)}, "cnn": {1: _history(0.85), 2: _history(0.86)}}
+    accuracy = {"mlp": {1: 0.86, 2: 0.87}, "cnn": {1: 0.91, 2: 0.92}}
+    figure = plot_comparison(histories, accuracy, best="cnn")
+    dot_axis, accuracy_axis, loss_axis = figure.axes
+    assert len(accuracy_axis.lines) == len(loss_axis.lines) == 4  # a validation curve per variant and seed
+    seeds = [point for collection in dot_axis.collections[::2] for point in collection.get_offsets()[:, 1]]
+    assert sorted(seeds) == sorted(v for by_seed in accuracy.values() for v in by_seed.values())
+    means = sorted(text.get_text() for text in dot_axis.texts)
+    assert means == ["0.8650", "0.9150"]
+    assert [label.get_text() for label in dot_axis.get_xticklabels()] == ["mlp", "cnn ★"]
