@@ -96,8 +96,8 @@ bench-tflite: setup ## every exported .tflite file: accuracy, size, latency, aga
 	python bench/tflite_speed.py
 
 # The registered model and experiment compare uses (tracking in params.yaml, else named after the dataset).
-REGISTERED_MODEL = $(shell $(BIN)/python -c 'from pipeline import config; print(config.load_params().registered_model)')
-EXPERIMENT = $(shell $(BIN)/python -c 'from pipeline import config; print(config.load_params().experiment)')
+REGISTERED_MODEL = $(shell $(BIN)/python -c 'from pipeline.core import config; print(config.load_params().registered_model)')
+EXPERIMENT = $(shell $(BIN)/python -c 'from pipeline.core import config; print(config.load_params().experiment)')
 SERVE_PORT ?= 5001
 
 serve: setup ## serve the registry's champion on http://127.0.0.1:5001 (POST /invocations, see the README)

@@ -3,9 +3,9 @@
     python bench/app_preparation.py [--variants cnn_dropout mlp] [--images 2000]
 
 The first test images are made photo-like (dark garment on light paper, 320×320, tinted, noisy,
-JPEG: `app_model.photo_like`), then classified two ways:
+JPEG: `photo_like.photo_like`), then classified two ways:
 - as an app does: `model_app.tflite` through MediaPipe's ImageClassifier, the picture as it is;
-- as `python -m pipeline.predict` does for the other files: `images.prepare_image` (grey, inverted,
+- as `python -m pipeline.predict` does for the other files: `photos.prepare_image` (grey, inverted,
   margin trimmed, centred, 28×28) and the float32 `model.tflite` with LiteRT.
 It repeats both on the same garments shrunk to 60% of the frame's side at a random place (a photo
 taken from further away), where the graph's lack of trimming and centring shows, and once more with
@@ -28,12 +28,15 @@ from mediapipe.tasks.python.vision.core.image_processing_options import ImagePro
 from mediapipe.tasks.python.vision.image_classifier import ImageClassifier, ImageClassifierOptions  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from pipeline import app_model, cli, config, cpu, litert, mediapipe_client  # noqa: E402
-from pipeline.artifacts import load_split  # noqa: E402
-from pipeline.images import prepare_image  # noqa: E402
-from pipeline.keras_model import load_keras_model, predict_logits  # noqa: E402
-from pipeline.metrics import accuracy, top1_agreement  # noqa: E402
-from pipeline.paths import VariantPaths, split_path  # noqa: E402
+from pipeline.core import cli, config  # noqa: E402
+from pipeline.core.paths import VariantPaths, split_path  # noqa: E402
+from pipeline.data.photos import prepare_image  # noqa: E402
+from pipeline.data.split_files import load_split  # noqa: E402
+from pipeline.on_device import litert, mediapipe_classifier  # noqa: E402
+from pipeline.on_device.photo_like import photo_like  # noqa: E402
+from pipeline.reporting.metrics import accuracy, top1_agreement  # noqa: E402
+from pipeline.training import cpu  # noqa: E402
+from pipeline.training.keras_file import load_keras_model, predict_logits  # noqa: E402
 
 SMALL_SHARE = 0.6  # the far-away photos: the garment's side as a share of the frame's
 
@@ -73,7 +76,7 @@ def classify_boxed(model: Path, photos: np.ndarray, boxes: list[RectF]) -> np.nd
 def both_ways(name: str, photos: np.ndarray, threads: int) -> tuple[np.ndarray, np.ndarray]:
     """The app flavour's scores through MediaPipe, and predict's logits (prepare_image, model.tflite)."""
     paths = VariantPaths(name)
-    app_scores = mediapipe_client.classify(paths.app_tflite, photos)
+    app_scores = mediapipe_classifier.classify(paths.app_tflite, photos)
     tflite = litert.TFLiteModel.load(paths.tflite(), threads)
     prepared = np.stack([prepare_image(Image.fromarray(photo)) for photo in photos])
     return app_scores, tflite.logits(prepared)
@@ -86,7 +89,7 @@ def main() -> None:
     args = parser.parse_args()
     params = config.load_params()
     images, labels = (part[: args.images] for part in load_split(split_path("test")))
-    photos = app_model.photo_like(images, params.export.app.photo_size, params.seed)
+    photos = photo_like(images, params.export.app.photo_size, params.seed)
     distant, boxes = far_away(photos, params.seed)
     sets = {"photo-like": photos, f"far away ({SMALL_SHARE:.0%})": distant}
     print(f"{cpu.model()} ({cpu.isa_class()}), {len(labels)} test images")

@@ -14,7 +14,7 @@ clock /proc/cpuinfo reports (a VM's base clock), so turbo clocks can put a figur
 import math
 from pathlib import Path
 
-from pipeline import cpu
+from pipeline.training import cpu
 
 MAX_FREQ = Path("/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq")  # kHz
 

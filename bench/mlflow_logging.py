@@ -28,11 +28,12 @@ PROBE = """
 import json, sys, tempfile, time
 from pathlib import Path
 import mlflow
-from pipeline import config, logged_model, tracking
-from pipeline.artifacts import load_split
-from pipeline.keras_model import load_keras_model
-from pipeline.paths import VariantPaths, split_path
-from pipeline.split_datasets import log_splits, split_dataset
+from pipeline.core import config
+from pipeline.core.paths import VariantPaths, split_path
+from pipeline.data.split_files import load_split
+from pipeline.tracking import logged_model, mirror
+from pipeline.tracking.datasets import as_mlflow_dataset, log_splits
+from pipeline.training.keras_file import load_keras_model
 
 variant, store, repeats = sys.argv[1], sys.argv[2], int(sys.argv[3])
 mlflow.set_tracking_uri(store)
@@ -52,17 +53,17 @@ for _ in range(repeats + 1):
         model_id = logged_model.log_keras_model(model, variant, splits["val"][0], tags={"variant": variant})
         timings["train: log_model"] = time.perf_counter() - start
         start = time.perf_counter()
-        log_splits({s: split_dataset(s, *splits[s], "fashion_mnist") for s in ("train", "val")})
+        log_splits({s: as_mlflow_dataset(s, *splits[s], "fashion_mnist") for s in ("train", "val")})
         timings["train: train+val datasets"] = time.perf_counter() - start
         start = time.perf_counter()
-        test = split_dataset("test", *splits["test"], "fashion_mnist")
+        test = as_mlflow_dataset("test", *splits["test"], "fashion_mnist")
         log_splits({"test": test})
         timings["evaluate/export: test dataset"] = time.perf_counter() - start
         start = time.perf_counter()
-        tracking.log_metrics({"tflite": metrics})
+        mirror.log_metrics({"tflite": metrics})
         unlinked = time.perf_counter() - start
         start = time.perf_counter()
-        tracking.log_metrics({"tflite": metrics}, model_id=model_id, dataset=test)
+        mirror.log_metrics({"tflite": metrics}, model_id=model_id, dataset=test)
         timings["export: linked metrics, extra"] = time.perf_counter() - start - unlinked
     rounds.append(timings)
 print(json.dumps(rounds))
@@ -74,7 +75,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("variants", nargs="*", help="default: every variant in params.yaml")
     args = parser.parse_args()
-    from pipeline import config, cpu
+    from pipeline.core import config
+    from pipeline.training import cpu
 
     variants = args.variants or list(config.load_params().variants)
     print(f"CPU: {cpu.model()} (class {cpu.isa_class()})")

@@ -27,15 +27,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from conftest import command_env, copy_project  # noqa: E402
 
 from bench.isa import CLASS_ENV, class_env, onednn_isa  # noqa: E402
-from pipeline import cpu  # noqa: E402
+from pipeline.training import cpu  # noqa: E402
 
 TRACKING_PROBE = """
 import time, mlflow
-from pipeline import tracking
+from pipeline.tracking import mirror, runs
 start = time.perf_counter()
-with tracking.summary_run("probe", "overhead-probe", tags={}):
-    tracking.log_params({"a": 1, "b": 2})
-    tracking.log_metrics({"x": 0.5, "y": 0.25})
+with runs.summary_run("probe", "overhead-probe", tags={}):
+    mirror.log_params({"a": 1, "b": 2})
+    mirror.log_metrics({"x": 0.5, "y": 0.25})
 print(time.perf_counter() - start)
 """
 

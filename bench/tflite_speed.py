@@ -19,12 +19,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 
-from pipeline import cli, config, litert  # noqa: E402
-from pipeline.artifacts import load_split  # noqa: E402
-from pipeline.export import keras_latency_ms, measure  # noqa: E402
-from pipeline.keras_model import load_keras_model, predict_logits  # noqa: E402
-from pipeline.metrics import accuracy  # noqa: E402
-from pipeline.paths import TFLITE_FLAVOURS, VariantPaths, split_path  # noqa: E402
+from pipeline.core import cli, config  # noqa: E402
+from pipeline.core.paths import TFLITE_FLAVOURS, VariantPaths, split_path  # noqa: E402
+from pipeline.data.split_files import load_split  # noqa: E402
+from pipeline.on_device import litert  # noqa: E402
+from pipeline.on_device.latency import latency_ms  # noqa: E402
+from pipeline.on_device.measurement import keras_latency_ms, measure  # noqa: E402
+from pipeline.reporting.metrics import accuracy  # noqa: E402
+from pipeline.training.keras_file import load_keras_model, predict_logits  # noqa: E402
 
 VERDICTS = {True: "met", False: "MISSED", None: "info"}
 HEADER = f"{'variant':<12} {'file':<13} {'accuracy':>8} {'agree':>8} {'bytes':>10} {'size':>5} {'ms':>7} {'p95 ms':>7}"
@@ -38,7 +40,7 @@ def bench_variant(name: str, images: np.ndarray, labels: np.ndarray, threads: in
     settings = config.ExportParams(latency_runs=runs)
     results = {"keras_accuracy": accuracy(keras_logits, labels), **keras_latency_ms(model, images)}
     singles = [image[None].astype(np.float32) for image in images[:runs]]
-    results["keras_call"] = litert.latency_ms(lambda image: model(image, training=False), singles)
+    results["keras_call"] = latency_ms(lambda image: model(image, training=False), singles)
     for flavour in TFLITE_FLAVOURS:
         tflite = litert.TFLiteModel.load(paths.tflite(flavour), threads)
         results[flavour] = measure(tflite, images, labels, keras_logits, settings)

@@ -33,13 +33,14 @@ import numpy as np  # noqa: E402
 
 from bench.flops import nominal_peak_gflops, training_flops_per_image  # noqa: E402
 from bench.isa import CLASS_ENV, class_env, onednn_isa  # noqa: E402
-from pipeline import cli, config, cpu  # noqa: E402
-from pipeline.artifacts import load_split  # noqa: E402
-from pipeline.dataset import SPLITS  # noqa: E402
-from pipeline.frameworks import keras, layers  # noqa: E402
-from pipeline.loop import configure_runtime, steps_per_epoch, train_model  # noqa: E402
-from pipeline.models import as_float32, build_model, compile_model  # noqa: E402
-from pipeline.paths import split_path  # noqa: E402
+from pipeline.core import cli, config  # noqa: E402
+from pipeline.core.frameworks import keras, layers  # noqa: E402
+from pipeline.core.paths import split_path  # noqa: E402
+from pipeline.data.dataset_info import SPLITS  # noqa: E402
+from pipeline.data.split_files import load_split  # noqa: E402
+from pipeline.training import cpu  # noqa: E402
+from pipeline.training.architectures import as_float32, build_model, compile_model  # noqa: E402
+from pipeline.training.loop import configure_runtime, steps_per_epoch, train_model  # noqa: E402
 
 PEER_EPOCHS, PEER_BATCH = 10, 32
 

@@ -7,9 +7,9 @@ runs the same check before its work.
 import argparse
 from pathlib import Path
 
-from pipeline import cli
-from pipeline.config import load_params
-from pipeline.paths import PARAMS_FILE
+from pipeline.core import cli
+from pipeline.core.config import load_params
+from pipeline.core.paths import PARAMS_FILE
 
 
 def main() -> None:

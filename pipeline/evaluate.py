@@ -1,22 +1,23 @@
 """Stage `evaluate@<variant>-<seed>`: test metrics, per-class scores, every test image's predicted class,
 confusion matrix and prediction grid (`python -m pipeline.evaluate <variant> <seed>`)."""
 
-from pipeline import cli
+from pipeline.core import cli
 
 if __name__ == "__main__":  # a mistyped params.yaml fails now, not after TensorFlow's import
     cli.check_params_early(takes_variant=True)
 
 import numpy as np
 
-from pipeline import tracking
-from pipeline.artifacts import load_split, save_figure, staged_outputs, write_json, write_text
-from pipeline.dataset import SPLITS, load_dataset_info
-from pipeline.keras_model import load_keras_model, predict_logits
-from pipeline.metrics import accuracy, confusion_matrix, cross_entropy, per_class_scores, softmax
-from pipeline.paths import SeedPaths, split_path
-from pipeline.plots import plot_confusion, plot_predictions
-from pipeline.split_datasets import log_splits, split_dataset
-from pipeline.variant_stage import variant_stage
+from pipeline.core.files import save_figure, staged_outputs, write_json, write_text
+from pipeline.core.paths import SeedPaths, split_path
+from pipeline.data.dataset_info import SPLITS, load_dataset_info
+from pipeline.data.split_files import load_split
+from pipeline.reporting.metrics import accuracy, confusion_matrix, cross_entropy, per_class_scores, softmax
+from pipeline.reporting.plots import plot_confusion, plot_predictions
+from pipeline.tracking import mirror
+from pipeline.tracking.datasets import as_mlflow_dataset, log_splits
+from pipeline.tracking.stage_run import variant_stage
+from pipeline.training.keras_file import load_keras_model, predict_logits
 
 
 def evaluate_model(model, splits: dict[str, tuple[np.ndarray, np.ndarray]], class_names) -> dict:
@@ -45,8 +46,8 @@ def log_metrics(metrics: dict, per_class: dict, model_id: str | None, datasets: 
         measured = {key: value for key, value in metrics.items() if key.startswith(f"{split}_")}
         if split == "test":
             measured["per_class"] = per_class
-        tracking.log_metrics(measured, model_id=model_id, dataset=dataset)
-    tracking.log_metrics({"train_test_gap": metrics["train_test_gap"]}, model_id=model_id)
+        mirror.log_metrics(measured, model_id=model_id, dataset=dataset)
+    mirror.log_metrics({"train_test_gap": metrics["train_test_gap"]}, model_id=model_id)
 
 
 def save_outputs(
@@ -69,7 +70,7 @@ def save_outputs(
         )
         log_splits({"test": datasets["test"]})
         log_metrics(result["metrics"], result["per_class"], run.model_id, datasets)
-        tracking.log_artifacts(*staged.values())
+        mirror.log_artifacts(*staged.values())
 
 
 def main() -> None:
@@ -78,7 +79,7 @@ def main() -> None:
         model = load_keras_model(paths.model)
         splits = {split: load_split(split_path(split)) for split in SPLITS}
         dataset = load_dataset_info()
-        datasets = {split: split_dataset(split, *data, dataset.name) for split, data in splits.items()}
+        datasets = {split: as_mlflow_dataset(split, *data, dataset.name) for split, data in splits.items()}
         act_on_signal()
         result = evaluate_model(model, splits, dataset.class_names)
         act_on_signal()

@@ -18,11 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline import cli, config, litert
-from pipeline.classifier import default_model, load_model
-from pipeline.images import app_pixels, open_image, prepare_for
-from pipeline.metrics import softmax
-from pipeline.paths import COMPARISON
+from pipeline.core import cli, config
+from pipeline.core.paths import COMPARISON
+from pipeline.data.photos import app_pixels, open_image, prepare_for
+from pipeline.on_device import litert
+from pipeline.on_device.classifier import default_model, load_model
+from pipeline.reporting.metrics import softmax
 
 DEFAULT_TOP = 3
 
@@ -41,10 +42,10 @@ def top_classes(logits: np.ndarray, top: int, class_names: tuple[str, ...]) -> l
 
 def app_predictions(model: Path, images: list, top: int) -> list[list[tuple[str, float]]]:
     """What MediaPipe's ImageClassifier answers for each picture with the app flavour `model`."""
-    from pipeline import mediapipe_client  # MediaPipe loads only for the app flavour
+    from pipeline.on_device import mediapipe_classifier
 
     pictures = [app_pixels(image) for image in images]
-    scores, class_names = mediapipe_client.classify_pictures(model, pictures)
+    scores, class_names = mediapipe_classifier.classify_pictures(model, pictures)
     return top_probabilities(scores, top, class_names)
 
 

@@ -7,116 +7,31 @@ name, class names and image shape, which the later stages read), the dataset sum
 class per split, content hash) and a 5×5 grid of sample images under `reports/data/`.
 """
 
-from pipeline import cli
+from pipeline.core import cli
 
 if __name__ == "__main__":  # a mistyped params.yaml fails now, not after the imports below
     cli.check_params_early()
 
-import hashlib
 from pathlib import Path
 
 import numpy as np
 
-from pipeline import config
-from pipeline.artifacts import load_split, read_json, save_figure, save_split, write_json
-from pipeline.dataset import DatasetInfo, idx_dataset_info
-from pipeline.errors import PipelineError, missing
-from pipeline.paths import DATA_REPORTS_DIR, DATASET_FILE, RAW_DIR, RAW_FOLDER_CLASSES, RAW_FOLDER_IMAGES, split_path
-from pipeline.plots import plot_samples
-
-IDX_DTYPE_UBYTE = 0x08
-RAW_FILES = {
-    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
-    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
-}
-
-
-def parse_idx(data: bytes, name: str = "IDX data") -> np.ndarray:
-    """Parse an unsigned-byte IDX file (the MNIST format) into an array of its declared shape."""
-    if len(data) < 4 or data[:2] != b"\x00\x00" or data[2] != IDX_DTYPE_UBYTE:
-        raise PipelineError(f"{name}: not an unsigned-byte IDX file (magic number {data[:4].hex() or 'missing'})")
-    ndim = data[3]
-    header_size = 4 + 4 * ndim
-    if ndim == 0 or len(data) < header_size:
-        raise PipelineError(f"{name}: IDX header declares {ndim} dimensions but is truncated")
-    shape = tuple(int(d) for d in np.frombuffer(data, dtype=">u4", count=ndim, offset=4))
-    expected = header_size + int(np.prod(shape))
-    if len(data) != expected:
-        raise PipelineError(f"{name}: {len(data)} bytes, but shape {shape} needs {expected} (truncated or padded)")
-    return np.frombuffer(data, dtype=np.uint8, offset=header_size).reshape(shape)
-
-
-def check_dataset(images: np.ndarray, labels: np.ndarray, name: str, info: DatasetInfo) -> None:
-    """Refuse images and labels that do not belong together, or not to the dataset `info` describes."""
-    if images.shape[1:] != info.image_shape:
-        expected = ", ".join(map(str, ("n", *info.image_shape)))
-        raise PipelineError(f"{name}: images have shape {images.shape}, expected ({expected})")
-    if labels.ndim != 1 or len(labels) != len(images):
-        raise PipelineError(f"{name}: {len(labels)} labels for {len(images)} images")
-    classes = len(info.class_names)
-    if labels.size and labels.max() >= classes:
-        raise PipelineError(f"{name}: label {labels.max()} is not one of the {classes} classes")
-
-
-def _class_quotas(class_sizes: np.ndarray, total: int) -> np.ndarray:
-    """Split `total` across classes in proportion to their sizes, summing to exactly `total`
-    (largest remainders get the leftover places)."""
-    exact = class_sizes * total / class_sizes.sum()
-    quotas = np.floor(exact).astype(int)
-    leftover = total - quotas.sum()
-    quotas[np.argsort(-(exact - quotas), kind="stable")[:leftover]] += 1
-    return quotas
-
-
-def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Indices (selected, rest): round(fraction × n) selected at random, each class in proportion.
-    Both are shuffled."""
-    rng = np.random.default_rng(seed)
-    classes, class_sizes = np.unique(labels, return_counts=True)
-    quotas = _class_quotas(class_sizes, int(round(len(labels) * fraction)))
-    selected, rest = [], []
-    for label, quota in zip(classes, quotas):
-        members = rng.permutation(np.flatnonzero(labels == label))
-        selected.append(members[:quota])
-        rest.append(members[quota:])
-    return rng.permutation(np.concatenate(selected)), rng.permutation(np.concatenate(rest))
-
-
-def split_dataset(
-    images: np.ndarray, labels: np.ndarray, val_fraction: float, seed: int, limit: int | None = None
-) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Cap the training images at `limit` (stratified), then split off a stratified validation set."""
-    if limit is not None and limit < len(labels):
-        kept, _ = stratified_split(labels, limit / len(labels), seed)
-        images, labels = images[kept], labels[kept]
-    val, train = stratified_split(labels, val_fraction, seed + 1)
-    return {"train": (images[train], labels[train]), "val": (images[val], labels[val])}
-
-
-def split_image_folder(
-    images: np.ndarray,
-    labels: np.ndarray,
-    test_fraction: float,
-    val_fraction: float,
-    seed: int,
-    limit: int | None = None,
-) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Hold out a stratified test set, then split the rest as `split_dataset` does (`limit` caps
-    the images left for training and validation)."""
-    test, rest = stratified_split(labels, test_fraction, seed + 2)
-    splits = split_dataset(images[rest], labels[rest], val_fraction, seed, limit)
-    return splits | {"test": (images[test], labels[test])}
-
-
-def summarize(splits: dict[str, tuple[np.ndarray, np.ndarray]], class_names: tuple[str, ...]) -> dict:
-    """Counts per class (by name) per split and a hash of the content, for reports and MLflow tags."""
-    digest = hashlib.sha256()
-    counts = {}
-    for split, (images, labels) in splits.items():
-        digest.update(images.tobytes() + labels.astype(np.int64).tobytes())
-        per_class = np.bincount(labels, minlength=len(class_names))
-        counts[split] = {"total": int(len(labels))} | dict(zip(class_names, map(int, per_class)))
-    return {"counts": counts, "data_sha256": digest.hexdigest()}
+from pipeline.core import config
+from pipeline.core.errors import PipelineError, missing
+from pipeline.core.files import read_json, save_figure, write_json
+from pipeline.core.paths import (
+    DATA_REPORTS_DIR,
+    DATASET_FILE,
+    RAW_DIR,
+    RAW_FOLDER_CLASSES,
+    RAW_FOLDER_IMAGES,
+    split_path,
+)
+from pipeline.data.dataset_info import DatasetInfo, check_dataset, idx_dataset_info
+from pipeline.data.idx import RAW_FILES, parse_idx
+from pipeline.data.split_files import load_split, save_split
+from pipeline.data.splits import split_dataset, split_image_folder, summarize
+from pipeline.reporting.plots import plot_samples
 
 
 def _fetched(path: Path) -> Path:

@@ -11,7 +11,8 @@ the files and retrains (`dvc exp run --pull` says the report is missing from the
 maintainer: the run-cache push does not "directly push anything except the runs files"
 (treeverse/dvc#10472). So after DVC's push this pushes every object the local run-cache entries
 name that the local cache holds; the remote skips what it already has. The objects of entries
-pulled from elsewhere, whose files were never fetched here, are not counted as failures.
+pulled from elsewhere, whose files were never fetched here, are not counted as failures. That
+second push uses DVC's internals, quarantined in pipeline/compat/dvc_run_cache.py.
 """
 
 import argparse
@@ -24,18 +25,10 @@ from pathlib import Path
 from dvc.exceptions import DvcException
 from dvc.repo import Repo
 
+# Run as `python scripts/<name>.py`, whose folder alone is on sys.path: the repository's `pipeline` too.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-def run_cache_entries(repo: Repo) -> list[tuple[str, str]]:
-    """Every (stage key, run value) pair in the local run-cache (`.dvc/cache/runs/xx/<key>/<value>`)."""
-    runs = Path(repo.cache.legacy.path) / "runs"
-    return sorted((path.parent.name, path.name) for path in runs.glob("*/*/*") if path.is_file())
-
-
-def local_objects(repo: Repo, entries: list[tuple[str, str]]) -> set:
-    """The hashes of every output the entries name whose object the local cache holds."""
-    named = set().union(*repo.stage_cache.get_used_objs(entries).values()) if entries else set()
-    cache = repo.cache.local
-    return {hash_info for hash_info in named if cache.exists(hash_info.value)}
+from pipeline.compat.dvc_run_cache import push_run_cache_files  # noqa: E402
 
 
 @contextlib.contextmanager
@@ -69,15 +62,13 @@ def push(remote: str | None, jobs: int | None) -> str:
     """What was pushed, as one line."""
     with dvc_errors() as errors, Repo() as repo:  # the repository the current directory is in
         pushed = repo.push(run_cache=True, remote=remote, jobs=jobs)
-        entries = run_cache_entries(repo)
-        objects = local_objects(repo, entries)
-        result = repo.cloud.push(objects, jobs=jobs, remote=remote)
-    if result.failed or errors:
-        first = errors[0] if errors else f"{len(result.failed)} of the run-cache's files"
+        files = push_run_cache_files(repo, remote=remote, jobs=jobs)
+    if files.failed or errors:
+        first = errors[0] if errors else f"{files.failed} of the run-cache's files"
         raise DvcException(f"some files could not be pushed ({first}): rerun make push")
     return (
-        f"pushed {pushed} files and run-cache entries, then {len(result.transferred)} of the "
-        f"{len(objects)} files the {len(entries)} run-cache entries name (the rest were on the remote)"
+        f"pushed {pushed} files and run-cache entries, then {files.transferred} of the "
+        f"{files.objects} files the {files.entries} run-cache entries name (the rest were on the remote)"
     )
 
 

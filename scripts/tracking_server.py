@@ -29,6 +29,11 @@ import urllib.request
 from contextlib import suppress
 from pathlib import Path
 
+# Run as `python scripts/<name>.py`, whose folder alone is on sys.path: the repository's `pipeline` too.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from pipeline.core.ports import free_port  # noqa: E402
+
 DEFAULT_DIR = Path(__file__).resolve().parent.parent / ".tracking-server"
 DB_USER = "postgres"  # the OS user PostgreSQL runs as under root, and the cluster's superuser
 DATABASE = "mlflow"  # the role and the database MLflow uses
@@ -139,12 +144,6 @@ def check_port(port: int, what: str, option: str) -> None:
             raise SetupError(
                 f"port {port} for {what} is taken ({error.strerror}): pick another with {option}"
             ) from None
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def cluster_running(bindir: Path, pgdata: Path) -> bool:

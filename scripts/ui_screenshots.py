@@ -24,7 +24,6 @@ import argparse
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -34,15 +33,14 @@ import urllib.request
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
+# Run as `python scripts/<name>.py`, whose folder alone is on sys.path: the repository's `pipeline` too.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from pipeline.core.ports import free_port  # noqa: E402
+
 CHROMIUM = "/usr/bin/chromium"
 ML = "workflowType=machine_learning"
 CHROMIUM_FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--virtual-time-budget=15000"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def sqlite_path(store: str) -> Path:

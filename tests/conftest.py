@@ -10,7 +10,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,7 +22,8 @@ import pytest
 import yaml
 from PIL import Image
 
-from pipeline.paths import SYSTEM_DATA_DIR
+from pipeline.core.paths import SYSTEM_DATA_DIR
+from pipeline.core.ports import free_port as free_port  # the tests import it from here
 
 # The interruption tests press Ctrl-C (SIGINT) on the commands they start. A shell starts a
 # background job (`bash .ci/run &`) with SIGINT ignored, which the commands would inherit and
@@ -110,7 +110,7 @@ DEBIAN_DATASET = SYSTEM_DATA_DIR
 def real_split(split: str, count: int) -> tuple[np.ndarray, np.ndarray]:
     """The first `count` real Fashion-MNIST images and labels of `split` ("train" or "t10k"), from the
     Debian package that `make setup` installs."""
-    from pipeline.preprocess import parse_idx
+    from pipeline.data.idx import parse_idx
 
     arrays = []
     for kind in ("images-idx3", "labels-idx1"):
@@ -131,9 +131,9 @@ def real_data():
 @pytest.fixture(scope="session")
 def trained_cnn(real_data):
     """A small CNN trained for three epochs on `real_data` (about 80% test accuracy, a few seconds)."""
-    from pipeline.config import VariantParams
-    from pipeline.loop import configure_runtime, train_model
-    from pipeline.models import build_model, compile_model
+    from pipeline.core.config import VariantParams
+    from pipeline.training.architectures import build_model, compile_model
+    from pipeline.training.loop import configure_runtime, train_model
 
     spec = VariantParams(model="cnn", filters=(8, 16), hidden_units=(32,), epochs=3, batch_size=64, learning_rate=0.003)
     configure_runtime(seed=0, threads=2)
@@ -246,13 +246,6 @@ def run_queue(root: Path, experiments, seconds: float = 1800, **environment: str
         _stop_workers(root)
 
 
-def free_port() -> int:
-    """A local port nothing listens on (the OS's pick, released at once)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def command_env(**environment: str) -> dict[str, str]:
     """The environment `make` gives a command: this venv first on PATH, without the caller's MLFLOW_*
     settings, plus `environment`."""
@@ -334,8 +327,8 @@ def photo_like(pixels: np.ndarray) -> Image.Image:
 def model_files(tmp_path_factory, trained_cnn, real_data) -> dict[str, Path]:
     """The small trained CNN as every `.tflite` flavour, named as the export stage names them, and as `.keras`."""
     directory = tmp_path_factory.mktemp("models")
-    from pipeline.export import convert, representative_images
-    from pipeline.paths import VariantPaths
+    from pipeline.core.paths import VariantPaths
+    from pipeline.on_device.flavours import convert, representative_images
 
     variant = VariantPaths("cnn")
     contents = convert(trained_cnn, representative_images(real_data.train_images, count=200, seed=0))

@@ -5,7 +5,7 @@ import sys
 
 import yaml
 
-from pipeline.paths import PARAMS_FILE, ROOT
+from pipeline.core.paths import PARAMS_FILE, ROOT
 
 
 def _check_params(*args: str) -> subprocess.CompletedProcess:

@@ -1,221 +1,84 @@
-import dataclasses
+"""The compare stage: from every variant's seeds and exported files to exactly the outputs dvc.yaml declares.
+Its work is tested in tests/reporting/ (test_ranking, test_comparison, test_tables, test_plots, test_results)."""
+
 import json
+import re
 
-import numpy as np
 import pytest
+from matplotlib.figure import Figure
 
-from pipeline import config, paths
-from pipeline.compare import (
-    app_table,
-    best_against_runner_up,
-    best_variant,
-    design_effects,
-    device_table,
-    effects_section,
-    machines_line,
-    markdown_table,
-    tables,
-)
-from pipeline.paths import VariantPaths
-from pipeline.results import variant_summary
+from pipeline import compare
+from pipeline.core import config, paths
+from pipeline.core.config import MONITORS
+from pipeline.core.errors import PipelineError
+from pipeline.core.paths import APP_FLAVOURS, COMPARISON, CURVES, HEADLINE_METRICS, TFLITE_FLAVOURS, VariantPaths
+from pipeline.reporting.results import SEED_METRICS, TRAINING_KEYS
 
-ROWS = [
-    {
-        "variant": "mlp",
-        "model": "mlp",
-        "dropout": 0.0,
-        "parameters": 101_770,
-        "epochs": 10,
-        "precision": "float32",
-        "train_seconds": 23.04,
-        "val_accuracy": 0.87,
-        "test_accuracy": 0.86,
-        "test_loss": 0.39,
-        "train_test_gap": 0.03,
-        "tflite_accuracy": 0.86,
-        "tflite_size_bytes": 409_788,
-        "cpu_model": "AMD EPYC 7763 64-Core Processor",
-        "cpu_isa": "avx2",
-        "test_accuracy_sd": None,
-        "seeds": [
-            {"seed": 1, "test_accuracy": 0.86, "cpu_model": "AMD EPYC 7763 64-Core Processor", "cpu_isa": "avx2"}
-        ],
-    },
-    {
-        "variant": "cnn",
-        "model": "cnn",
-        "dropout": 0.3,
-        "parameters": 421_642,
-        "epochs": 10,
-        "precision": "mixed_bfloat16",
-        "train_seconds": 180.0,
-        "val_accuracy": 0.92,
-        "test_accuracy": 0.915,
-        "test_loss": 0.24,
-        "train_test_gap": 0.034,
-        "tflite_accuracy": 0.915,
-        "tflite_size_bytes": 1_691_300,
-        "cpu_model": "Intel(R) Xeon(R) Processor",
-        "cpu_isa": "amx",
-        "test_accuracy_sd": None,
-        "seeds": [{"seed": 1, "test_accuracy": 0.915, "cpu_model": "Intel(R) Xeon(R) Processor", "cpu_isa": "amx"}],
-    },
-]
-FIGURES = {
-    "accuracy": 0.915,
+PARAMS = config.load_params()
+TEST_IMAGES = 40
+FIGURES = {  # one exported file as export measures it
+    "accuracy": 0.9,
     "accuracy_drop": 0.0,
     "top1_agreement": 1.0,
-    "max_abs_probability_diff": 1e-6,
-    "size_bytes": 1_691_300,
+    "size_bytes": 1000,
     "size_vs_float32": 1.0,
-    "latency_ms_median": 0.0331,
-    "latency_ms_p95": 0.0349,
-    "throughput_images_per_s": 33382.0,
+    "latency_ms_median": 0.03,
+    "latency_ms_p95": 0.04,
+    "throughput_images_per_s": 30000.0,
 }
-ON_DEVICE = {
-    "float32": FIGURES,
-    "dynamic_range": FIGURES | {"accuracy": 0.914, "size_bytes": 430_536, "size_vs_float32": 0.2546},
-    "float16": FIGURES | {"size_bytes": 849_360, "size_vs_float32": 0.5022},
-    "int8": FIGURES | {"accuracy": 0.9127, "top1_agreement": 0.9961, "size_bytes": 433_224, "size_vs_float32": 0.2561},
-}
+APP_SET = {"accuracy": 0.9, "top1_agreement": 1.0, "latency_ms_median": 0.7, "latency_ms_p95": 0.9}
 
 
-def _app_set(accuracy: float, agreement: float, ms: float) -> dict:
-    return {"accuracy": accuracy, "top1_agreement": agreement, "latency_ms_median": ms, "latency_ms_p95": 2 * ms}
-
-
-APP = {  # tflite.json's `app`, as export writes it
-    "flavour": "int8",
-    "reason": "int8's largest accuracy drop against float32 is 0.0010 (photo_like): within 0.005",
-    "max_int8_accuracy_drop": 0.005,
-    "float32": {"size_bytes": 1_697_361, "rgb": _app_set(0.915, 1.0, 0.73), "photo_like": _app_set(0.9184, 0.963, 0.7)},
-    "int8": {"size_bytes": 441_305, "rgb": _app_set(0.9145, 0.994, 0.89), "photo_like": _app_set(0.9174, 0.96, 0.8)},
-    "test_images": 10000,
-    "accuracy_drop": 0.0005,
-}
-
-
-def test_best_is_highest_accuracy_or_lowest_cost():
-    assert best_variant(ROWS, "test_accuracy") == "cnn"
-    assert best_variant(ROWS, "tflite_size_bytes") == "mlp"
-    assert best_variant(ROWS, "train_test_gap") == "mlp"
-
-
-def test_table_has_a_row_per_variant_and_stars_the_best():
-    lines = markdown_table(ROWS, best="cnn").splitlines()
-    assert lines[0].startswith("| variant | model | dropout | params |")
-    assert lines[2] == (
-        "| mlp | mlp | 0 | 101,770 | 10 | float32 | 23.0 | 0.8700 | 0.8600 | 0.8600 | 0.3900 | 0.0300 | 0.8600 "
-        "| 409,788 |"
-    )
-    assert lines[3].startswith("| **cnn** ★ | cnn | 0.3 | 421,642 |")
-    assert len(lines) == 4
-
-
-def test_the_report_names_the_cpus_that_trained_the_variants():
-    assert machines_line(ROWS) == (
-        "Trained on AMD EPYC 7763 64-Core Processor (`avx2`); Intel(R) Xeon(R) Processor (`amx`)."
-    )
-    assert machines_line(ROWS[:1] * 2) == "Trained on AMD EPYC 7763 64-Core Processor (`avx2`)."
-
-
-def test_the_mean_shows_its_spread_and_every_seed():
-    row = ROWS[1] | {
-        "test_accuracy_sd": 0.0021,
-        "seeds": [{"seed": s, "test_accuracy": a} for s, a in ((1, 0.913), (2, 0.917))],
-    }
-    line = markdown_table([row], best="cnn").splitlines()[2]
-    assert "| 0.9150 ± 0.0021 | 0.9130, 0.9170 |" in line
+def _write_variant(name: str, right: int) -> None:
+    """A variant whose every seed's model got `right` of the TEST_IMAGES test images right."""
+    variant = VariantPaths(name)
+    for seed in PARAMS.seeds:
+        files = variant.seed(seed)
+        files.reports_dir.mkdir(parents=True)
+        training = {key: 1 for key in TRAINING_KEYS} | {"precision": "float32", "cpu_model": "cpu", "cpu_isa": "avx2"}
+        files.training.write_text(json.dumps(training))
+        files.metrics.write_text(json.dumps({key: right / TEST_IMAGES for key in SEED_METRICS}))
+        predictions = ["actual,predicted"] + [f"Bag,{'Bag' if i < right else 'Coat'}" for i in range(TEST_IMAGES)]
+        files.predictions.write_text("\n".join(predictions) + "\n")
+        files.history.write_text("epoch," + ",".join(MONITORS) + "\n1," + ",".join(["0.5"] * len(MONITORS)) + "\n")
+    app = {build: {"size_bytes": 1000, "rgb": APP_SET, "photo_like": APP_SET} for build in APP_FLAVOURS}
+    app |= {"flavour": APP_FLAVOURS[0], "test_images": TEST_IMAGES, "accuracy_drop": 0.0}
+    tflite = {flavour: FIGURES for flavour in TFLITE_FLAVOURS} | {"app": app, "keras_predict_latency_ms_median": 40.0}
+    variant.tflite_metrics.write_text(json.dumps(tflite))
 
 
 @pytest.fixture
-def variant_reports(tmp_path, monkeypatch):
-    monkeypatch.setattr(paths, "VARIANT_REPORTS_DIR", tmp_path)
-    variant = VariantPaths("cnn")
-    seed = variant.seed(1)
-    seed.reports_dir.mkdir(parents=True)
-    row = ROWS[1]
-    training_keys = ("parameters", "epochs", "precision", "train_seconds", "cpu_model", "cpu_isa")
-    seed.training.write_text(json.dumps({k: row[k] for k in training_keys}))
-    metrics = {k: row[k] for k in ("val_accuracy", "test_accuracy", "test_loss", "train_test_gap")}
-    seed.metrics.write_text(json.dumps(metrics | {"train_accuracy": 0.95}))
-    variant.tflite_metrics.write_text(
-        json.dumps(ON_DEVICE | {"keras_accuracy": 0.915, "keras_predict_latency_ms_median": 41.5, "app": APP})
-    )
-    return variant
+def saved(tmp_path, monkeypatch):
+    """compare.main() on a variant reports folder, MLflow left out: what it would write, by path."""
+    monkeypatch.setattr(paths, "VARIANT_REPORTS_DIR", tmp_path / "variants")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")  # local: nothing to probe
+    outputs = {}
+
+    def save_outputs(rows, best, metric, written, logged, params):
+        outputs.update(written)
+        return "registry: (not in this test)", "runs url"
+
+    monkeypatch.setattr(compare, "save_outputs", save_outputs)
+    return outputs
 
 
-def _row(variant_reports) -> dict:
-    return variant_summary("cnn", config.VariantParams(model="cnn", dropout=0.3), (1,))
+def test_compare_writes_every_declared_output_with_the_best_variant(saved, capsys):
+    for right, name in enumerate(PARAMS.run_variants, start=TEST_IMAGES // 2):
+        _write_variant(name, right)
+    compare.main()
+    best = PARAMS.run_variants[-1]  # the most test images right
+    assert set(saved) == {*COMPARISON.values(), HEADLINE_METRICS, CURVES}
+    assert saved[COMPARISON["json"]]["best"] == best
+    assert [row["variant"] for row in saved[COMPARISON["json"]]["variants"]] == list(PARAMS.selected)
+    assert f"Best by `{PARAMS.compare.best_by}` (mean over seeds): **{best}** ★" in saved[COMPARISON["md"]]
+    assert isinstance(saved[COMPARISON["png"]], Figure) and set(saved[HEADLINE_METRICS]) == set(PARAMS.run_variants)
+    shown = capsys.readouterr().out
+    assert shown.startswith("# Variant comparison") and "## On device" not in shown
 
 
-def test_device_table_lists_every_file_of_every_variant(variant_reports):
-    lines = device_table([_row(variant_reports)], threads=2, throughput_batch=256).splitlines()
-    assert lines[0].startswith("| variant | file | accuracy | agreement | bytes | size | ms/image |")
-    assert lines[2] == "| cnn | float32 | 0.9150 | 100.00% | 1,691,300 | 100% | 0.033 | 0.035 | 33,382 | 41.5 |"
-    assert lines[5].startswith("| cnn | int8 | 0.9127 | 99.61% | 433,224 | 26% |")
-    assert "2 threads" in lines[-1] and "batch 256" in lines[-1]
-
-
-def test_app_table_shows_both_builds_of_the_app_flavour_the_shipped_one_first(variant_reports):
-    lines = app_table([_row(variant_reports)], config.AppParams()).splitlines()
-    assert lines[0] == (
-        "| variant | build | shipped | bytes | RGB acc | RGB agreement | photo acc | photo agreement "
-        "| ms/image | p95 ms |"
-    )
-    assert lines[2] == "| cnn | int8 | ✓ | 441,305 | 0.9145 | 99.40% | 0.9174 | 96.00% | 0.89 | 1.78 |"
-    assert lines[3] == "| cnn | float32 |  | 1,697,361 | 0.9150 | 100.00% | 0.9184 | 96.30% | 0.73 | 1.46 |"
-    assert "on 10,000 test images" in lines[-1] and "224×224" in lines[-1] and "320×320" in lines[-1]
-
-
-# The effects: the design's pairs from the params, measured on which test images each seed's model got right.
-
-PARAMS = config.load_params()
-
-
-def _correct(accuracy: float, seed: int, images: int = 2000) -> np.ndarray:
-    return np.random.default_rng(seed).random(images) < accuracy
-
-
-def test_every_pair_of_the_design_that_ran_is_measured_and_the_extras_are_not():
-    design = {name for pairs in PARAMS.compare.effects.values() for pair in pairs for name in pair}
-    correct = {name: {seed: _correct(0.9, seed) for seed in (1, 2, 3)} for name in design}
-    found = design_effects(PARAMS, correct)
-    expected = [tuple(pair) for pairs in PARAMS.compare.effects.values() for pair in pairs]
-    assert [(effect.baseline, effect.changed) for effect in found] == expected
-    assert all(effect.seeds == 3 and effect.confounders == () for effect in found)
-    missing_one = {name: value for name, value in correct.items() if name != expected[0][1]}
-    assert len(design_effects(PARAMS, missing_one)) == len(expected) - sum(expected[0][1] in p for p in expected)
-
-
-def test_a_pair_edited_out_of_its_design_is_flagged_in_the_report():
-    baseline, changed = PARAMS.compare.effects["dropout"][0]
-    variants = dict(PARAMS.variants)
-    variants[changed] = dataclasses.replace(variants[changed], epochs=variants[changed].epochs + 3)
-    params = dataclasses.replace(PARAMS, variants=variants)
-    correct = {name: {1: _correct(0.9, seed)} for seed, name in enumerate((baseline, changed))}
-    (effect,) = design_effects(params, correct)
-    assert effect.confounders == ("epochs",)
-    assert "Confounded: the two also differ in epochs." in effects_section([effect], None, 2000, (1,))
-
-
-def test_the_report_says_whether_the_best_is_distinguishably_better_than_the_runner_up():
-    rows = [{"variant": "a", "test_accuracy": 0.80}, {"variant": "b", "test_accuracy": 0.95}]
-    correct = {"a": {1: _correct(0.80, 1)}, "b": {1: _correct(0.95, 2)}}
-    best = best_against_runner_up(rows, "test_accuracy", correct, 0.95)
-    assert (best.baseline, best.changed) == ("a", "b") and best.distinguishable
-    text = effects_section([], best, 2000, (1,))
-    assert "**b** is distinguishably better in test accuracy than **a**, the runner-up by `test_accuracy`" in text
-    assert "**One seed**" in text and "dvc exp run -S 'seeds=[1,2,3]'" in text
-    close = {"a": {s: _correct(0.9, s) for s in (1, 2)}, "b": {s: _correct(0.9, s + 10) for s in (1, 2)}}
-    rows = [{"variant": "a", "test_accuracy": 0.9}, {"variant": "b", "test_accuracy": 0.901}]
-    assert "is **not** distinguishable in test accuracy from" in effects_section(
-        [], best_against_runner_up(rows, "test_accuracy", close, 0.95), 2000, (1, 2)
-    )
-
-
-def test_variants_outside_the_design_get_a_section_of_their_own():
-    text = tables(ROWS, "cnn", in_design={"cnn"})
-    design, extras = text.split("### Beyond the 2 × 2")
-    assert "| **cnn** ★ |" in design and "| mlp |" not in design
-    assert "| mlp |" in extras
+def test_compare_names_a_variant_whose_results_are_missing(saved):
+    for name in PARAMS.run_variants[1:]:
+        _write_variant(name, TEST_IMAGES // 2)
+    missing = VariantPaths(PARAMS.run_variants[0]).seed(PARAMS.seeds[0]).training
+    with pytest.raises(PipelineError, match=f"^{re.escape(str(missing))} is missing: run "):
+        compare.main()

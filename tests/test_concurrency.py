@@ -22,7 +22,7 @@ from conftest import (
 )
 from mlflow import MlflowClient
 
-from pipeline.paths import SYSTEM_DATA_DIR
+from pipeline.core.paths import SYSTEM_DATA_DIR
 
 pytestmark = pytest.mark.slow  # queued `dvc exp run` experiments, run for real
 

@@ -7,8 +7,8 @@ import dataclasses
 import pytest
 import yaml
 
-from pipeline import config
-from pipeline.errors import PipelineError
+from pipeline.core import config
+from pipeline.core.errors import PipelineError
 
 PARAMS = config.load_params()
 PAIRS = [(factor, pair) for factor, pairs in PARAMS.compare.effects.items() for pair in pairs]

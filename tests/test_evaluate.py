@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 
-from pipeline.config import VariantParams
-from pipeline.dataset import CLASS_NAMES
+from pipeline.core.config import VariantParams
+from pipeline.data.dataset_info import CLASS_NAMES
 from pipeline.evaluate import evaluate_model, predictions_csv
-from pipeline.models import build_model
+from pipeline.training.architectures import build_model
 
 
 def test_evaluate_model_reports_accuracy_gap_and_per_class_scores():

@@ -1,168 +1,86 @@
+"""The gate command: its exit code and last line from the checks, and one line when DVC cannot answer.
+The checks themselves are tests/reporting/test_gate_checks.py's."""
+
 import json
+import subprocess
+import sys
 
 import pytest
 
-from pipeline import config, gate
-from pipeline.errors import PipelineError
-from pipeline.gate import Check, format_checks, gate_checks, read_metrics
+from pipeline import gate
+from pipeline.core import config
+from pipeline.core.errors import PipelineError
+from pipeline.core.paths import QUANTIZED_FLAVOURS, ROOT
+from pipeline.reporting import gate_checks, lock_status
 
-GATE = config.GateParams(
-    min_test_accuracy=0.85,
-    min_test_accuracy_by_variant={"cnn": 0.9},
-    max_tflite_accuracy_drop=0.002,
-    max_quantized_accuracy_drop=0.005,
-    min_tflite_agreement=0.999,
-    max_tflite_size_bytes=2_000_000,
-    max_int8_size_ratio=0.3,
-    max_app_accuracy_drop=0.005,
-    max_regression=0.005,
-)
-CHECKS_PER_VARIANT = 9  # test accuracy; float32 drop, agreement, size; 3 quantized drops; int8 size ratio; app drop
+PARAMS = config.load_params()
 
 
-def _values(test=0.91, drop=0.0, agreement=1.0, size=1_000_000, int8_drop=0.003, int8_ratio=0.26, app_drop=0.001):
-    return {
-        "test_accuracy": test,
-        "float32.accuracy_drop": drop,
-        "float32.top1_agreement": agreement,
-        "float32.size_bytes": size,
-        "int8.size_vs_float32": int8_ratio,
-        "dynamic_range.accuracy_drop": 0.001,
-        "float16.accuracy_drop": 0.0,
-        "int8.accuracy_drop": int8_drop,
-        "app.accuracy_drop": app_drop,
-    }
+def _row(name: str, accuracy: float) -> dict:
+    """A variant's row in comparison.json that clears every bound of the exported files."""
+    bounds = PARAMS.gate
+    tflite = {flavour: {"accuracy_drop": 0.0} for flavour in QUANTIZED_FLAVOURS}
+    tflite["float32"] = {"accuracy_drop": 0.0, "top1_agreement": 1.0, "size_bytes": bounds.max_tflite_size_bytes}
+    tflite["int8"]["size_vs_float32"] = bounds.max_int8_size_ratio
+    tflite["app"] = {"accuracy_drop": 0.0}
+    seeds = [{"seed": seed, "test_accuracy": accuracy} for seed in PARAMS.seeds]
+    return {"variant": name, "test_accuracy": accuracy, "seeds": seeds, "tflite": tflite}
 
 
-def _tflite_json(values: dict) -> dict:
-    """`_values` as the nested tflite.json that export writes."""
-    nested = {}
-    for key, value in values.items():
-        if "." in key:
-            flavour, name = key.split(".")
-            nested.setdefault(flavour, {})[name] = value
-    return nested | {"threads": 2}
-
-
-def _failures(checks: list[Check]) -> list[tuple[str, str]]:
-    return [(c.variant, c.name) for c in checks if not c.passed]
-
-
-def test_good_metrics_pass_every_check():
-    checks = gate_checks({"mlp": _values(test=0.86), "cnn": _values()}, GATE)
-    assert len(checks) == 2 * CHECKS_PER_VARIANT and _failures(checks) == []
-
-
-def test_per_variant_minimum_overrides_the_default():
-    checks = gate_checks({"mlp": _values(test=0.88), "cnn": _values(test=0.88)}, GATE)
-    assert _failures(checks) == [("cnn", "test_accuracy")]
-    (cnn_check,) = [c for c in checks if c.variant == "cnn" and c.name == "test_accuracy"]
-    assert cnn_check.bound == 0.9
-
-
-def test_tflite_drop_agreement_and_size_are_bounded():
-    checks = gate_checks({"cnn": _values(drop=0.01, agreement=0.99, size=3_000_000)}, GATE)
-    assert _failures(checks) == [
-        ("cnn", "float32.accuracy_drop"),
-        ("cnn", "float32.top1_agreement"),
-        ("cnn", "float32.size_bytes"),
-    ]
-
-
-def test_quantized_files_are_held_to_their_own_drop_and_int8_to_its_size_ratio():
-    assert _failures(gate_checks({"cnn": _values(int8_drop=0.004, int8_ratio=0.3)}, GATE)) == []
-    checks = gate_checks({"cnn": _values(int8_drop=0.006, int8_ratio=0.31)}, GATE)
-    assert _failures(checks) == [("cnn", "int8.accuracy_drop"), ("cnn", "int8.size_vs_float32")]
-
-
-def test_the_app_flavour_is_held_to_its_drop_under_mediapipe():
-    assert _failures(gate_checks({"cnn": _values(app_drop=0.005)}, GATE)) == []
-    assert _failures(gate_checks({"cnn": _values(app_drop=0.0051)}, GATE)) == [("cnn", "app.accuracy_drop")]
-
-
-def test_a_regression_against_the_baseline_fails_beyond_the_tolerance():
-    baseline = {"mlp": _values(test=0.87), "cnn": _values(test=0.93)}
-    checks = gate_checks({"mlp": _values(test=0.866), "cnn": _values(test=0.92)}, GATE, baseline)
-    assert _failures(checks) == [("cnn", "mean_test_accuracy_vs_baseline")]
-
-
-def test_a_variant_without_baseline_is_only_held_to_the_bounds():
-    checks = gate_checks({"new": _values()}, GATE, baseline={"mlp": _values()})
-    assert len(checks) == CHECKS_PER_VARIANT and "test_accuracy_vs_baseline" not in [c.name for c in checks]
-
-
-def test_table_shows_value_bound_and_verdict():
-    checks = [
-        Check("cnn", "test_accuracy", 0.8912, 0.9, minimum=True),
-        Check("cnn", "float32.size_bytes", 1_691_300, 2e6, False),
-    ]
-    lines = format_checks(checks).splitlines()
-    assert lines[0].split() == ["variant", "check", "value", "bound", "result"]
-    assert lines[1].split() == ["cnn", "test_accuracy", "0.8912", "≥", "0.9000", "FAIL"]
-    assert lines[2].split() == ["cnn", "float32.size_bytes", "1,691,300", "≤", "2,000,000", "PASS"]
-
-
-def test_every_seed_is_held_to_the_minimum_not_only_the_mean():
-    """min_test_accuracy bounds each seed's model: a mean above the bound does not hide a seed below it."""
-    values = _values(test=0.86) | {"seeds": {1: 0.88, 2: 0.84, 3: 0.86}}  # mean 0.86 >= 0.85
-    checks = gate_checks({"mlp": values}, GATE)
-    assert _failures(checks) == [("mlp", "test_accuracy seed 2")]
-    assert [c.name for c in checks if c.name.startswith("test_accuracy")] == [
-        f"test_accuracy seed {seed}" for seed in (1, 2, 3)
-    ]
-
-
-def _row(test=0.91, seeds=(0.91,)) -> dict:
-    """A variant's row in comparison.json, as compare writes it."""
-    per_seed = [{"seed": index + 1, "test_accuracy": value} for index, value in enumerate(seeds)]
-    return {"variant": "cnn", "test_accuracy": test, "seeds": per_seed, "tflite": _tflite_json(_values())}
+def _bound(name: str) -> float:
+    return PARAMS.gate.min_test_accuracy_by_variant.get(name, PARAMS.gate.min_test_accuracy)
 
 
 @pytest.fixture
-def reports(tmp_path, monkeypatch):
-    monkeypatch.setattr(gate, "ROOT", tmp_path)  # where the gate shows paths from
-    comparison = tmp_path / "reports" / "comparison.json"
-    monkeypatch.setitem(gate.COMPARISON, "json", comparison)
-    comparison.parent.mkdir(parents=True)
-    comparison.write_text(json.dumps({"best": "cnn", "variants": [_row()]}))
-    return comparison
+def comparison(tmp_path, monkeypatch):
+    """reports/comparison.json with every variant of run_variants on its test-accuracy bound."""
+    path = tmp_path / "comparison.json"
+    monkeypatch.setitem(gate_checks.COMPARISON, "json", path)
+    monkeypatch.setattr(gate_checks, "ROOT", tmp_path)
+    monkeypatch.setattr(sys, "argv", ["gate", "--skip-lock-check"])
+    path.write_text(json.dumps({"variants": [_row(name, _bound(name)) for name in PARAMS.run_variants]}))
+    return path
 
 
-def test_metrics_are_read_from_the_comparison(reports):
-    assert read_metrics(["cnn"]) == {"cnn": _values() | {"seeds": {1: 0.91}}}
+def test_the_gate_passes_when_every_check_does(comparison, capsys):
+    with pytest.raises(SystemExit) as exit_code:
+        gate.main()
+    checks = len(gate_checks.gate_checks(gate_checks.read_metrics(list(PARAMS.run_variants)), PARAMS.gate))
+    assert exit_code.value.code == 0
+    assert capsys.readouterr().out.splitlines()[-1] == f"{checks} of {checks} checks passed: the gate passes"
 
 
-def test_the_baseline_needs_only_the_mean_test_accuracy(reports):
-    reports.write_text(json.dumps({"variants": [{"variant": "cnn", "test_accuracy": 0.9}]}))  # an older layout
-    assert read_metrics(["cnn"], tflite=False) == {"cnn": {"test_accuracy": 0.9, "seeds": {}}}
+def test_the_gate_fails_on_a_variant_below_its_bound(comparison, capsys):
+    name = PARAMS.run_variants[0]
+    rows = [_row(other, _bound(other)) for other in PARAMS.run_variants[1:]]
+    comparison.write_text(json.dumps({"variants": [_row(name, _bound(name) - 0.01), *rows]}))
+    with pytest.raises(SystemExit) as exit_code:
+        gate.main()
+    assert exit_code.value.code == 1
+    assert capsys.readouterr().out.splitlines()[-1].endswith(f"the gate FAILS on {len(PARAMS.seeds)}")
 
 
-def test_a_baseline_without_a_variant_leaves_it_out(reports):
-    """A variant added since REV has no baseline (the gate notes it); the others still have theirs."""
-    assert read_metrics(["cnn", "mlp"], tflite=False) == {"cnn": {"test_accuracy": 0.91, "seeds": {1: 0.91}}}
+def test_when_dvc_cannot_answer_the_error_names_the_way_around_the_check(monkeypatch):
+    def no_answer():
+        raise PipelineError("`dvc status` failed (no output)")
+
+    monkeypatch.setattr(lock_status, "stale_stages", no_answer)
+    with pytest.raises(PipelineError, match=r"^`dvc status` failed \(no output\) \(to gate the metrics alone: --skip"):
+        gate.stale_stages()
 
 
-def test_a_row_without_the_exported_files_figures_is_malformed(reports):
-    reports.write_text(json.dumps({"variants": [{"variant": "cnn", "test_accuracy": 0.9}]}))
-    with pytest.raises(PipelineError, match=r"comparison.json is malformed: KeyError\('tflite'\)"):
-        read_metrics(["cnn"])
+@pytest.mark.parametrize("stale", [{}, {"compare": ["command"]}])
+def test_the_lock_check_passes_on_what_lock_status_says(monkeypatch, stale):
+    monkeypatch.setattr(lock_status, "stale_stages", lambda: stale)
+    assert gate.stale_stages() == stale
 
 
-def test_a_missing_comparison_is_named(reports):
-    reports.unlink()
-    with pytest.raises(PipelineError, match=r"reports/comparison.json is missing: run `dvc repro` first"):
-        read_metrics(["cnn"])
-
-
-def test_a_variant_missing_from_the_comparison_is_named(reports):
-    with pytest.raises(PipelineError, match=r"reports/comparison.json is malformed: KeyError\('no results for mlp'\)"):
-        read_metrics(["cnn", "mlp"])
-
-
-def test_a_malformed_comparison_is_named(reports):
-    reports.write_text('{"variants": ')
-    with pytest.raises(PipelineError, match=r"reports/comparison.json is malformed"):
-        read_metrics(["cnn"])
-    reports.write_text(json.dumps({"variants": [{"variant": "cnn", "accuracy": 0.9}]}))
-    with pytest.raises(PipelineError, match=r"comparison.json is malformed: KeyError\('test_accuracy'\)"):
-        read_metrics(["cnn"])
+def test_the_gate_without_dvc_on_path_says_so_in_one_line(tmp_path):
+    """`python -m pipeline.gate` outside the activated venv: one line naming the problem and both ways out."""
+    run = subprocess.run(
+        [sys.executable, "-m", "pipeline.gate"], cwd=ROOT, env={"PATH": str(tmp_path)}, capture_output=True, text=True
+    )
+    assert run.returncode == 2 and run.stdout == ""
+    (line,) = run.stderr.splitlines()
+    assert line.startswith("error: `dvc` is not on PATH") and "source .venv/bin/activate" in line
+    assert line.endswith("(to gate the metrics alone: --skip-lock-check)")

@@ -22,8 +22,8 @@ import yaml
 from conftest import REPOSITORY, command_env, copy_project, edit_params, init_git, run_command
 from mlflow import MlflowClient
 
-from pipeline import artifacts
-from pipeline.paths import SYSTEM_DATA_DIR
+from pipeline.core import files
+from pipeline.core.paths import SYSTEM_DATA_DIR
 
 pytestmark = pytest.mark.slow  # real stages and dvc repro on a copy of the project
 
@@ -312,7 +312,7 @@ def test_a_corrupt_input_stops_evaluate_and_export_with_one_line_and_repro_recov
 def _truncated_no_more(path: Path) -> bool:
     """Whether a file `_truncate` cut is whole again: it loads as what it is."""
     if path.suffix == ".npz":
-        return len(artifacts.load_split(path)[1]) > 0
+        return len(files.load_split(path)[1]) > 0
     return zipfile.is_zipfile(path)
 
 
@@ -321,7 +321,7 @@ def test_outputs_are_replaced_together_or_not_at_all(tmp_path):
     for path, content in old.items():
         path.parent.mkdir(exist_ok=True)
         path.write_bytes(content)
-    with pytest.raises(RuntimeError, match="MLflow is down"), artifacts.staged_outputs(*old) as staged:
+    with pytest.raises(RuntimeError, match="MLflow is down"), files.staged_outputs(*old) as staged:
         for path in old:
             staged[path].write_bytes(b"new")
         raise RuntimeError("MLflow is down")
@@ -339,8 +339,8 @@ def test_ctrl_c_while_outputs_move_into_place_stops_only_once_all_are_there(tmp_
         real_replace(source, target)
         signal.raise_signal(signal.SIGINT)
 
-    monkeypatch.setattr(artifacts.os, "replace", replace_then_press_ctrl_c)
-    with pytest.raises(KeyboardInterrupt), artifacts.staged_outputs(*outputs) as staged:
+    monkeypatch.setattr(files.os, "replace", replace_then_press_ctrl_c)
+    with pytest.raises(KeyboardInterrupt), files.staged_outputs(*outputs) as staged:
         for path in outputs:
             staged[path].write_text("new")
     assert [path.read_text() for path in outputs] == ["new", "new", "new"]

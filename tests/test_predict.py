@@ -13,7 +13,7 @@ import pytest
 from conftest import copy_project
 
 from pipeline import predict
-from pipeline.dataset import CLASS_NAMES
+from pipeline.data.dataset_info import CLASS_NAMES
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -56,9 +56,9 @@ def test_the_command_prints_one_line_per_image_or_json(model_files, image_files)
 
 def test_a_tflite_model_runs_without_importing_tensorflow(model_files, image_files):
     code = (
-        "import sys; from pipeline import classifier, images; "
+        "import sys; from pipeline.on_device import classifier; from pipeline.data import photos; "
         f"classify = classifier.load_model({str(model_files['int8'])!r}, 1); "
-        f"classify(images.prepare_for(images.open_image({str(image_files['png'][0])!r}), classify.input_shape)[None]); "
+        f"classify(photos.prepare_for(photos.open_image({str(image_files['png'][0])!r}), classify.input_shape)[None]); "
         "print(sorted({name.split('.')[0] for name in sys.modules} & {'tensorflow', 'keras'}))"
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
@@ -126,22 +126,24 @@ def test_without_model_the_best_variants_file_is_used(tmp_path, model_files, ima
 @pytest.fixture(scope="module")
 def app_file(tmp_path_factory, trained_cnn) -> Path:
     """The small CNN's app flavour (float32, with its metadata), named as export names it."""
-    from pipeline import app_model
+    from pipeline.on_device.app_metadata import with_metadata
+    from pipeline.on_device.app_model import build_app_model
 
     path = tmp_path_factory.mktemp("app") / "model_app.tflite"
-    path.write_bytes(app_model.with_metadata(app_model.build_app_model(trained_cnn), CLASS_NAMES))
+    path.write_bytes(with_metadata(build_app_model(trained_cnn), CLASS_NAMES))
     return path
 
 
 def test_the_app_flavour_gives_mediapipes_answer_for_the_same_files(app_file, image_files):
-    from pipeline import images, mediapipe_client
+    from pipeline.data import photos
+    from pipeline.on_device import mediapipe_classifier
 
     files = image_files["jpeg"][:5] + image_files["png"][:3]
     result = _run(*files, "--model", app_file, "--top", "10", "--json")
     assert result.returncode == 0, result.stderr
     answered = json.loads(result.stdout)["images"]
-    pictures = [images.app_pixels(images.open_image(path)) for path in files]
-    scores, class_names = mediapipe_client.classify_pictures(app_file, pictures)
+    pictures = [photos.app_pixels(photos.open_image(path)) for path in files]
+    scores, class_names = mediapipe_classifier.classify_pictures(app_file, pictures)
     assert class_names == list(CLASS_NAMES)
     for shown, expected in zip(answered, scores):
         classes = [prediction["class"] for prediction in shown["predictions"]]

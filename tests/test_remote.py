@@ -41,7 +41,7 @@ from conftest import (
 from mlflow import MlflowClient
 from servers import running, serving, tracking_server
 
-from pipeline.paths import SYSTEM_DATA_DIR
+from pipeline.core.paths import SYSTEM_DATA_DIR
 
 pytestmark = pytest.mark.slow  # a real sshd, `dvc repro`, `dvc exp run` and pushes over SSH
 

@@ -34,7 +34,7 @@ from conftest import (
 from mlflow import MlflowClient
 from servers import TRACKING_SERVER, tracking_server
 
-from pipeline.paths import SYSTEM_DATA_DIR
+from pipeline.core.paths import SYSTEM_DATA_DIR
 
 pytestmark = pytest.mark.slow  # real PostgreSQL and `mlflow server` processes, `dvc repro` and a queue
 

@@ -19,8 +19,8 @@ import yaml
 from conftest import REPOSITORY, copy_project, edit_params, free_port, run_command, stop_process_group, wait_for
 from mlflow import MlflowClient
 
-from pipeline import registry
-from pipeline.paths import SYSTEM_DATA_DIR
+from pipeline.core.paths import SYSTEM_DATA_DIR
+from pipeline.tracking import registry
 
 pytestmark = pytest.mark.slow  # a real `mlflow server` and the real stages
 
