@@ -7,6 +7,7 @@ local-directory remotes: one gets the public `dvc push --run-cache`, the other t
 
 import hashlib
 import operator
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -29,9 +30,29 @@ stages:
 """
 
 
+TIMEOUT_SECONDS = 120  # each step takes seconds; a DVC lock that is never released must fail, not stall CI
+
+
 def _dvc(root: Path, *args: str) -> None:
     """The `dvc` command a user types, from this venv, in `root`."""
-    subprocess.run([sys.executable, "-m", "dvc", *args], cwd=root, check=True, capture_output=True, text=True)
+    command = [sys.executable, "-m", "dvc", *args]
+    subprocess.run(command, cwd=root, check=True, capture_output=True, text=True, timeout=TIMEOUT_SECONDS)
+
+
+@pytest.fixture(autouse=True)
+def bounded_in_process_dvc():
+    """DVC's Repo, used in this process, fails the test with a TimeoutError if it waits past the bound."""
+
+    def give_up(signum, frame):
+        raise TimeoutError(f"DVC did not finish within {TIMEOUT_SECONDS} s (a lock never released?)")
+
+    previous = signal.signal(signal.SIGALRM, give_up)
+    signal.alarm(TIMEOUT_SECONDS)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def _object(remote: Path, content: bytes) -> Path:
