@@ -24,6 +24,7 @@ from mlflow import MlflowClient
 
 from pipeline.core import files
 from pipeline.core.paths import SYSTEM_DATA_DIR
+from pipeline.data.split_files import load_split
 
 pytestmark = pytest.mark.slow  # real stages and dvc repro on a copy of the project
 
@@ -312,7 +313,7 @@ def test_a_corrupt_input_stops_evaluate_and_export_with_one_line_and_repro_recov
 def _truncated_no_more(path: Path) -> bool:
     """Whether a file `_truncate` cut is whole again: it loads as what it is."""
     if path.suffix == ".npz":
-        return len(files.load_split(path)[1]) > 0
+        return len(load_split(path)[1]) > 0
     return zipfile.is_zipfile(path)
 
 
