@@ -507,14 +507,17 @@ def test_compare_registers_the_best_variants_shipped_seed_and_champion_moves_onl
     shipped = f"{best}'s seed {SEEDS[0]} model"
     assert re.search(rf"registry: {REGISTERED} version 1 is {shipped} \(new\); `champion` is not set: ", output)
     before = _versions(client)
-    latest = str(len(before))
-    assert before[latest] == (best, model_id(best))
+    assert (best, model_id(best)) in before.values()
     with _edited(root, _lenient_gate):  # the same best model now clears the gate: no new version, champion → it
         _champion_moves_only_past_the_gate(root, client, best, before, model_id)
 
 
+def _version_of(versions: dict, variant: str, model: str) -> str | None:
+    return next((version for version, held in versions.items() if held == (variant, model)), None)
+
+
 def _champion_moves_only_past_the_gate(root: Path, client, best: str, before: dict, model_id) -> None:
-    latest, shipped = str(len(before)), f"{best}'s seed {SEEDS[0]} model"
+    latest, shipped = _version_of(before, best, model_id(best)), f"{best}'s seed {SEEDS[0]} model"
     result = run_command(["dvc", "repro", "--no-run-cache"], root)  # compare runs, even if a test ran it so before
     assert _stages_run(result.stdout) == {"compare"}
     registered = f"registry: {REGISTERED} version {latest} is {shipped} (registered before)"
@@ -534,10 +537,11 @@ def _champion_moves_only_past_the_gate(root: Path, client, best: str, before: di
     edit_params(root, lambda params: params["compare"].update(best_by="train_seconds"))  # another best variant
     result = run_command(["dvc", "repro", "--no-run-cache"], root)
     fastest = _json(root / "reports" / "comparison.json")["best"]
-    new = str(len(before) + 1)
+    known = _version_of(before, fastest, model_id(fastest))  # registered before if it once was the best
+    new = known or str(len(before) + 1)
     assert fastest != best
-    registered = f"registry: {REGISTERED} version {new} is {fastest}'s seed {SEEDS[0]} model (new)"
-    assert f"{registered}; `champion` → version {new}" in result.stdout
+    registered = f"{REGISTERED} version {new} is {fastest}'s seed {SEEDS[0]} model"
+    assert f"{registered} ({'registered before' if known else 'new'}); `champion` → version {new}" in result.stdout
     assert _versions(client) == before | {new: (fastest, model_id(fastest))}  # the old champion's version stays
     assert _champion(client) == new
 
