@@ -10,6 +10,7 @@ import mlflow
 from mlflow.exceptions import MlflowException
 
 from pipeline.core.errors import PipelineError
+from pipeline.tracking.credentials import refused_request
 from pipeline.tracking.orphans import mark_orphans_killed
 from pipeline.tracking.store import ARTIFACTS_DIR, repository_root, tracking_uri, use_tracking_store
 
@@ -49,11 +50,14 @@ def _experiment_id(name: str) -> str:
 
 @contextmanager
 def store_errors() -> Iterator[None]:
-    """An MLflow request that fails after its retries (the server or its database went down mid-run)
-    becomes one line naming the store; the stage's outputs stay as they were."""
+    """An MLflow request that fails after its retries (the server or its database went down mid-run),
+    or that the server refused (a login or permission, 401 or 403: not retried), becomes one line naming
+    the store; the stage's outputs stay as they were."""
     try:
         yield
     except MlflowException as error:
+        if refused := refused_request(tracking_uri(), error):
+            raise refused from error
         reason = str(error.message).strip().splitlines()[0] if str(error.message).strip() else type(error).__name__
         if len(reason) > 240:
             reason = reason[:240] + "…"

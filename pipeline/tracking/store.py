@@ -19,6 +19,7 @@ from mlflow.environment_variables import (
 
 from pipeline.core.errors import PipelineError
 from pipeline.core.paths import ROOT
+from pipeline.tracking import credentials
 
 TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
 STORE_FILE = "mlflow.db"
@@ -85,7 +86,8 @@ def check_reachable(uri: str | None = None) -> None:
     """Stop the stage in seconds, before any expensive work, when the tracking server does not answer.
 
     Only http(s) URIs are probed, once per process; any HTTP answer counts (a server behind a proxy
-    or a login answers too). Opening a run calls this; a stage may call it first thing.
+    answers too), except a refusal of the login (401, 403) or of the server's TLS certificate, which
+    stops the stage in one line too. Opening a run calls this; a stage may call it first thing.
     """
     uri = uri or tracking_uri()
     if not is_server(uri) or uri in _reachable_servers:
@@ -98,6 +100,8 @@ def check_reachable(uri: str | None = None) -> None:
             verify=verify,
             cert=MLFLOW_TRACKING_CLIENT_CERT_PATH.get(),
         )
+    except requests.exceptions.SSLError as error:
+        raise credentials.untrusted_certificate(uri, error) from None
     except requests.RequestException as error:
         raise PipelineError(
             f"MLflow tracking server {uri} is not reachable ({_root_cause(error)}): "
@@ -109,7 +113,7 @@ def check_reachable(uri: str | None = None) -> None:
 
 def _check_api(uri: str, verify) -> None:
     """A server whose backend store (its database) is down still answers /health, but its API takes
-    minutes to fail: ask it one cheap question, with the probe's timeout. A login's answer counts."""
+    minutes to fail: ask it one cheap question, with the probe's timeout and the stage's login."""
     try:
         answer = requests.get(
             f"{uri.rstrip('/')}/api/2.0/mlflow/experiments/search",
@@ -117,11 +121,13 @@ def _check_api(uri: str, verify) -> None:
             timeout=PROBE_TIMEOUT_SECONDS,
             verify=verify,
             cert=MLFLOW_TRACKING_CLIENT_CERT_PATH.get(),
+            auth=credentials.login(),
         )
     except requests.RequestException as error:
         answer, reason = None, _root_cause(error)
     else:
         reason = f"HTTP {answer.status_code}"
+        credentials.check_answer(uri, answer)
     if answer is None or answer.status_code in SERVER_DOWN_STATUSES:
         raise PipelineError(
             f"MLflow tracking server {uri} is up but its API fails ({reason}): its backend store (database) is "
