@@ -9,7 +9,8 @@ DATASET_DIR := /usr/share/datasets/fashion-mnist
 export PATH := $(BIN):$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup dataset postgresql openssh-server repro test test-fast gate push serve tracking-server ui-screenshots \
+.PHONY: help setup dataset postgresql nginx openssh-server repro test test-fast gate push serve tracking-server \
+	tracking-user ui-screenshots \
 	bench bench-tflite lint clean
 
 help: ## list the targets
@@ -58,6 +59,21 @@ postgresql: ## install Debian's postgresql when its server is missing (make trac
 		echo "warning: no PostgreSQL server here (initdb): install it: apt-get install postgresql"; \
 	fi
 
+nginx: ## install Debian's nginx when missing (make tracking-server serves TLS with it beyond loopback; its tests too)
+	@if [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null; then \
+		true; \
+	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		echo "== installing Debian package nginx"; \
+		(apt-get update -qq && apt-get install -y -qq nginx >/dev/null) \
+			|| echo "warning: apt could not install nginx; make tracking-server --host ... and its tests will fail"; \
+	elif command -v apt-get >/dev/null && sudo -n true 2>/dev/null; then \
+		echo "== installing Debian package nginx"; \
+		(sudo apt-get update -qq && sudo apt-get install -y -qq nginx >/dev/null) \
+			|| echo "warning: apt could not install nginx; make tracking-server --host ... and its tests will fail"; \
+	else \
+		echo "warning: no nginx here: install it: apt-get install nginx"; \
+	fi
+
 openssh-server: ## install Debian's openssh-server when sshd is missing (tests/test_remote.py runs its own sshd)
 	@if [ -x /usr/sbin/sshd ]; then \
 		true; \
@@ -77,7 +93,7 @@ repro: setup ## run the whole pipeline (dvc repro) and print the variants' resul
 	dvc repro
 	@cat reports/comparison.md
 
-test: setup postgresql openssh-server ## run the whole test suite, as CI does (includes a tiny end-to-end dvc repro)
+test: setup postgresql nginx openssh-server ## run the whole test suite, as CI does (includes a tiny end-to-end dvc repro)
 	pytest
 
 test-fast: setup ## the tests without the slow ones (real commands, dvc repro, the network): for everyday work
@@ -100,16 +116,24 @@ REGISTERED_MODEL = $(shell $(BIN)/python -c 'from pipeline.core import config; p
 EXPERIMENT = $(shell $(BIN)/python -c 'from pipeline.core import config; print(config.load_params().experiment)')
 SERVE_PORT ?= 5001
 
+# The scoring server has no login of its own: it stays on loopback. A tracking server that refuses the
+# login (MLFLOW_TRACKING_USERNAME/_PASSWORD, ~/.mlflow/credentials) or its certificate stops it in one line.
 serve: setup ## serve the registry's champion on http://127.0.0.1:5001 (POST /invocations, see the README)
+	@python -c 'from pipeline.core import cli; from pipeline.tracking import store; cli.run(store.check_reachable)'
 	mlflow models serve -m "models:/$(REGISTERED_MODEL)@champion" --env-manager local --host 127.0.0.1 --port $(SERVE_PORT)
 
 push: setup ## dvc push --run-cache, plus the run-cache's reports DVC leaves out (another machine restores, not retrains)
 	python scripts/push_run_cache.py
 
 TRACKING_SERVER_ARGS ?=
+TRACKING_SERVER_DIR ?= .tracking-server
 
-tracking-server: $(VENV)/.installed postgresql ## a shared mlflow server on PostgreSQL, data in .tracking-server/ (Ctrl-C stops it)
-	python scripts/tracking_server.py start $(TRACKING_SERVER_ARGS)
+# On loopback by default; TRACKING_SERVER_ARGS="--host 10.0.0.5" (logins and TLS on) for a team.
+tracking-server: $(VENV)/.installed postgresql nginx ## a shared mlflow server on PostgreSQL, data in .tracking-server/ (Ctrl-C stops it)
+	python scripts/tracking_server.py start --dir $(TRACKING_SERVER_DIR) $(TRACKING_SERVER_ARGS)
+
+tracking-user: $(VENV)/.installed ## add a member to the running tracking server: NAME=alice ROLE=edit|read (prints the password)
+	python scripts/tracking_server.py user "$(NAME)" --role "$(ROLE)" --dir $(TRACKING_SERVER_DIR)
 
 ui-screenshots: setup ## the MLflow UI as a user sees it, in headless Chromium, into screenshots/ (installs Debian's chromium)
 	@if ! command -v chromium >/dev/null; then \

@@ -1,5 +1,6 @@
 """Real servers that tests start on free loopback ports and always stop (`serving`): the team's tracking
-server (scripts/tracking_server.py: PostgreSQL and `mlflow server`), and what finds their processes."""
+server (scripts/tracking_server.py: PostgreSQL, `mlflow server` and, with TLS, nginx), and what finds their
+processes."""
 
 import contextlib
 import shutil
@@ -10,7 +11,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from conftest import REPOSITORY, command_env, free_port, stop_process_group, wait_for
+from conftest import REPOSITORY, SERVER_START_SECONDS, command_env, free_port, stop_process_group, wait_for
 
 TRACKING_SERVER = REPOSITORY / "scripts" / "tracking_server.py"
 
@@ -27,31 +28,45 @@ def running(pattern: str, *options: str) -> list[str]:
 
 
 class TrackingServer:
-    """scripts/tracking_server.py as a user runs it, in a process group of its own, on free loopback ports."""
+    """scripts/tracking_server.py as a user runs it, in a process group of its own, on free ports: on
+    loopback over HTTP, or on `host` with `options` (--auth --tls: logins, and nginx with the certificate
+    the first start makes)."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, host: str = "127.0.0.1", options: tuple[str, ...] = ()) -> None:
         self.directory, self.process, self.starts, self.mlflow_groups = directory, None, 0, []
+        self.host, self.options = host, options
 
     @property
     def artifacts(self) -> Path:
         return self.directory / "artifacts"
 
+    @property
+    def tls(self) -> bool:
+        return "--tls" in self.options
+
+    @property
+    def certificate(self) -> Path:
+        return self.directory / "tls" / "server.crt"
+
     def start(self) -> None:
         self.port, self.db_port, self.starts = free_port(), free_port(), self.starts + 1
         self.log = self.directory / f"start-{self.starts}.log"
-        command = [sys.executable, str(TRACKING_SERVER), "start", "--dir", str(self.directory)]
-        command += ["--port", str(self.port), "--db-port", str(self.db_port)]
+        command = [sys.executable, str(TRACKING_SERVER), "start", "--dir", str(self.directory), "--host", self.host]
+        command += ["--port", str(self.port), "--db-port", str(self.db_port), *self.options]
         with self.log.open("w") as output:
             self.process = subprocess.Popen(
                 command, env=command_env(), stdout=output, stderr=subprocess.STDOUT, start_new_session=True
             )
-        self.uri = f"http://127.0.0.1:{self.port}"
-        wait_for(f"{self.uri}/health", self.process, self.log)
-        self.mlflow_groups.append((self.directory / "mlflow.pid").read_text().strip())
-        deadline = time.monotonic() + 10
+        self.uri = f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
+        if not self.tls:  # nginx's certificate is made by the start
+            wait_for(f"{self.uri}/health", self.process, self.log)
+        deadline = time.monotonic() + SERVER_START_SECONDS
         while f"export MLFLOW_TRACKING_URI={self.uri}\n" not in self.log.read_text():  # printed once it answers
-            assert time.monotonic() < deadline, self.log.read_text()
+            assert self.process.poll() is None and time.monotonic() < deadline, self.log.read_text()
             time.sleep(0.2)
+        self.mlflow_groups.append((self.directory / "mlflow.pid").read_text().strip())
+        if self.tls:
+            self.mlflow_groups.append((self.directory / "nginx" / "nginx.pid").read_text().strip())
 
     def stop(self) -> None:
         """SIGTERM to its process group, as a user's Ctrl-C; then `stop`, for what a start killed after 10 s left."""
@@ -85,13 +100,13 @@ def serving(server, name: str) -> Iterator:
 
 
 @contextlib.contextmanager
-def tracking_server() -> Iterator[TrackingServer]:
+def tracking_server(host: str = "127.0.0.1", options: tuple[str, ...] = ()) -> Iterator[TrackingServer]:
     """A running tracking server (`serving`). Its directory is one the `postgres` user can reach
     (pytest's own temporary directories are private to root), removed at the end with everything in it."""
     directory = Path(tempfile.mkdtemp(prefix="tracking-server-"))
     directory.chmod(0o755)
     try:
-        with serving(TrackingServer(directory), "the tracking server") as server:
+        with serving(TrackingServer(directory, host, options), "the tracking server") as server:
             yield server
     finally:
         shutil.rmtree(directory, ignore_errors=True)

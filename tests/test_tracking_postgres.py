@@ -237,7 +237,7 @@ def test_a_taken_port_or_an_unreachable_directory_is_one_line(tmp_path):
     assert result.returncode == 2
     assert (
         result.stderr
-        == f"error: port {taken} for mlflow server is taken (Address already in use): pick another with --port\n"
+        == f"error: port {taken} for the tracking server is taken (Address already in use): pick another with --port\n"
     )
     if os.geteuid() != 0:
         return
