@@ -1,14 +1,16 @@
 """Real servers that tests start on free loopback ports and always stop (`serving`): the team's tracking
 server (scripts/tracking_server.py: PostgreSQL, `mlflow server` and, with TLS, nginx), and what finds their
-processes."""
+processes; and a stand-in HTTP server for a store's probe (`answering_twice`)."""
 
 import contextlib
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 from conftest import REPOSITORY, SERVER_START_SECONDS, command_env, free_port, stop_process_group, wait_for
@@ -110,3 +112,17 @@ def tracking_server(host: str = "127.0.0.1", options: tuple[str, ...] = ()) -> I
             yield server
     finally:
         shutil.rmtree(directory, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def answering_twice(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """A stand-in server on a free loopback port that answers two requests (a store probe's two) with
+    `handler` in a thread; its address. Closed at the end."""
+    server = HTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=lambda: [server.handle_request() for _ in range(2)])
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        thread.join(timeout=10)
+        server.server_close()

@@ -1,10 +1,10 @@
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 import requests
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import PERMISSION_DENIED, UNAUTHENTICATED
+from servers import answering_twice
 
 from pipeline.core.errors import PipelineError
 from pipeline.tracking import credentials, store
@@ -23,8 +23,9 @@ def no_login(monkeypatch, tmp_path):
         monkeypatch.delenv(name, raising=False)
 
 
-def _refusing(status: int, body: bytes):
-    """A server on a free loopback port whose /health answers and whose API refuses with `status`; what it was sent."""
+def _probe(status: int, body: bytes = b"Unauthorized") -> tuple[str, str, list]:
+    """Probe a stand-in server whose /health answers and whose API refuses with `status`: its address, the
+    stage's line, the Authorization headers it was sent."""
     sent = []
 
     class Refusing(BaseHTTPRequestHandler):
@@ -37,21 +38,8 @@ def _refusing(status: int, body: bytes):
         def log_message(self, *args):
             pass
 
-    server = HTTPServer(("127.0.0.1", 0), Refusing)
-    thread = threading.Thread(target=lambda: [server.handle_request() for _ in range(2)])
-    thread.start()
-    return server, thread, sent
-
-
-def _probe(status: int, body: bytes = b"Unauthorized") -> tuple[str, str, list]:
-    server, thread, sent = _refusing(status, body)
-    uri = f"http://127.0.0.1:{server.server_port}"
-    try:
-        with pytest.raises(PipelineError) as raised:
-            store.check_reachable(uri)
-    finally:
-        thread.join(timeout=10)
-        server.server_close()
+    with answering_twice(Refusing) as uri, pytest.raises(PipelineError) as raised:
+        store.check_reachable(uri)
     return uri, str(raised.value), sent
 
 

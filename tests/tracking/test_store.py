@@ -1,11 +1,11 @@
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import mlflow
 import pytest
 from conftest import free_port
+from servers import answering_twice
 
 from pipeline.core.errors import PipelineError
 from pipeline.tracking import store
@@ -46,14 +46,6 @@ def test_a_server_that_is_down_stops_the_stage_with_one_line_naming_it():
     )
 
 
-def _serve_twice(handler: type[BaseHTTPRequestHandler]) -> tuple[HTTPServer, threading.Thread]:
-    """A server on a free loopback port that answers two requests (the probe's two) in a thread."""
-    server = HTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=lambda: [server.handle_request() for _ in range(2)])
-    thread.start()
-    return server, thread
-
-
 def test_any_http_answer_counts_as_reachable_and_local_stores_are_not_probed():
     probes = []
 
@@ -65,13 +57,9 @@ def test_any_http_answer_counts_as_reachable_and_local_stores_are_not_probed():
         def log_message(self, *args):
             pass
 
-    server, thread = _serve_twice(NotImplementedHandler)
-    uri = f"http://127.0.0.1:{server.server_port}/"
-    try:
+    with answering_twice(NotImplementedHandler) as address:
+        uri = f"{address}/"
         store.check_reachable(uri)  # no error: a 501 is an answer
-    finally:
-        thread.join(timeout=10)
-        server.server_close()
     asked = ["/health", "/api/2.0/mlflow/experiments/search?max_results=1"]
     assert probes == asked
     store.check_reachable(uri)  # gone now, but checked once per process: no error, no second probe
@@ -91,14 +79,8 @@ def test_a_server_whose_database_is_down_stops_the_stage_in_seconds(monkeypatch)
             pass
 
     monkeypatch.setattr(store, "PROBE_TIMEOUT_SECONDS", 1)
-    server, thread = _serve_twice(DatabaseDownHandler)
-    uri = f"http://127.0.0.1:{server.server_port}"
-    try:
-        with pytest.raises(PipelineError) as raised:
-            store.check_reachable(uri)
-    finally:
-        thread.join(timeout=10)
-        server.server_close()
+    with answering_twice(DatabaseDownHandler) as uri, pytest.raises(PipelineError) as raised:
+        store.check_reachable(uri)
     assert str(raised.value) == (
         f"MLflow tracking server {uri} is up but its API fails (no answer within 1 s): its backend store (database) "
         "is probably down or unreachable; see the server's log, fix it and rerun"
