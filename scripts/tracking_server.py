@@ -1,4 +1,4 @@
-"""A shared MLflow tracking server: PostgreSQL as its backend store, the artifacts served by MLflow.
+"""A shared MLflow tracking server on PostgreSQL, its artifacts served by MLflow; for a team, with logins and TLS.
 
     python scripts/tracking_server.py [start] [--dir DIR] [--host 127.0.0.1] [--port 5000] [--db-port PORT]
         [--allowed-hosts NAME,...] [--auth/--no-auth] [--tls/--no-tls] [--tls-cert CRT --tls-key KEY]
