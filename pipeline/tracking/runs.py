@@ -23,6 +23,7 @@ from pipeline.core.files import read_json, write_json
 from pipeline.core.paths import ROOT
 from pipeline.tracking.experiments import open_experiment, store_errors, store_lock
 from pipeline.tracking.orphans import process_tags
+from pipeline.tracking.stage_time import SYSTEM_METRICS_SECONDS, log_stage_seconds
 from pipeline.tracking.store import tracking_uri
 
 PARENT_TAG = "mlflow.parentRunId"  # MLflow's own tag: the UI nests a run under the run it names
@@ -121,9 +122,14 @@ def variant_run(
         if new and recipe:
             all_tags[PARENT_TAG] = variant_parent(experiment_id, variant, recipe)
         run_name = seed_run_name(variant, seed)
-        with mlflow.start_run(run_id=run_id, experiment_id=experiment_id, run_name=run_name, tags=all_tags) as run:
+        if new:  # train: MLflow samples CPU and memory utilisation while it runs
+            mlflow.set_system_metrics_sampling_interval(SYSTEM_METRICS_SECONDS)
+        with mlflow.start_run(
+            run_id=run_id, experiment_id=experiment_id, run_name=run_name, tags=all_tags, log_system_metrics=new
+        ) as run:
             opened = VariantRun(run.info.run_id, experiment_id, recorded and recorded.get("model_id"))
             yield opened
+            log_stage_seconds()
             if new:
                 write_json(run_file, dataclasses.asdict(opened))
 
@@ -136,6 +142,7 @@ def summary_run(name: str, experiment: str, tags: dict[str, str]) -> Iterator[An
         all_tags = {**provenance_tags(), **process_tags(), **tags}
         with mlflow.start_run(experiment_id=experiment_id, run_name=name, tags=all_tags) as run:
             yield run
+            log_stage_seconds()
 
 
 def logged_model_exists(model_id: str) -> bool:
