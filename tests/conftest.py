@@ -143,6 +143,24 @@ def trained_cnn(real_data):
     return model
 
 
+@pytest.fixture(scope="session")
+def app_files(trained_cnn, real_data) -> dict[str, bytes]:
+    """`trained_cnn`'s app flavours, float32 and int8 (calibrated on 200 training images), with metadata."""
+    from pipeline.data.dataset_info import CLASS_NAMES
+    from pipeline.on_device import app_model
+    from pipeline.on_device.app_input import DEFAULT_INPUT_SIZE
+    from pipeline.on_device.app_metadata import with_metadata
+    from pipeline.on_device.photo_like import calibration_images
+
+    size = (DEFAULT_INPUT_SIZE, DEFAULT_INPUT_SIZE)
+    calibration = calibration_images(real_data.train_images, count=200, seed=0, size=size)
+    contents = {
+        "float32": app_model.build_app_model(trained_cnn),
+        "int8": app_model.quantize_app_model(trained_cnn, calibration),
+    }
+    return {flavour: with_metadata(content, CLASS_NAMES) for flavour, content in contents.items()}
+
+
 REPOSITORY = Path(__file__).resolve().parent.parent
 PROJECT_FILES = (
     "pipeline",
