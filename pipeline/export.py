@@ -10,15 +10,18 @@ line in output order, as TFLite apps ship it.
 
 The app flavour, `model_app.tflite` (pipeline/on_device/app_release.py), is what an app hands MediaPipe's
 ImageClassifier: uint8 RGB in, the preparation and softmax inside, the labels and normalization in
-its metadata; int8 when MediaPipe measures it within `export.app.max_int8_accuracy_drop` of its
-float32 build, else float32.
+its metadata; int8 when it measures within `export.app.max_int8_accuracy_drop` of its float32 build on
+every test set, else float32.
 
 For each file (pipeline/on_device/measurement.py), on the whole test set: accuracy, top-1 agreement with Keras, largest
 probability difference, size, single-image latency (median, p95) and throughput at a larger batch, all with
 `threads` threads. They land in `reports/variants/<variant>/tflite.json` and in MLflow.
-The app flavour is measured by MediaPipe itself on the test set as RGB images and as photo-like
-ones (dark on light, larger, tinted, JPEG): accuracy, agreement with Keras, size, latency, under
-`app` in the same file.
+The app flavour's two builds (pipeline/on_device/app_measurement.py), under `app` in the same file: on the
+test set as RGB images, accuracy and agreement with Keras, by LiteRT running the very file one image a
+call (MediaPipe's scores exactly, several times faster); on a seeded class-stratified sample of
+`export.app.mediapipe_images` of them, MediaPipe itself: its latency and a check that it scores the RGB
+images as LiteRT did, and for a Fashion-MNIST-style model, photo-like images (dark on light, larger,
+tinted, JPEG): accuracy with its exact interval, agreement with Keras, latency. And each build's size.
 """
 
 from pipeline.core import cli
@@ -74,12 +77,19 @@ def save_outputs(
 
 
 def app_line(name: str, app: dict) -> str:
-    """E.g. `cnn app (int8, MediaPipe): accuracy 0.9315 RGB, 0.9174 photo-like, 441,305 bytes, 0.89 ms/image`."""
+    """E.g. `cnn app (int8): accuracy 0.9315 RGB (10,000 images), 0.9174 photo-like (0.8990-0.9330, 1,000
+    images), 441,305 bytes, 0.89 ms/image in MediaPipe`."""
     shipped = app[app["flavour"]]
-    photo = f", {shipped['photo_like']['accuracy']:.4f} photo-like" if "photo_like" in shipped else ""
+    rgb, photo = shipped["rgb"], shipped.get("photo_like")
+    photo_text = (
+        f", {photo['accuracy']:.4f} photo-like ({photo['accuracy_ci_low']:.4f}-{photo['accuracy_ci_high']:.4f}, "
+        f"{photo['images']:,} images)"
+        if photo
+        else ""
+    )
     return (
-        f"{name} app ({app['flavour']}, MediaPipe): accuracy {shipped['rgb']['accuracy']:.4f} RGB{photo}, "
-        f"{shipped['size_bytes']:,} bytes, {shipped['rgb']['latency_ms_median']:.2f} ms/image"
+        f"{name} app ({app['flavour']}): accuracy {rgb['accuracy']:.4f} RGB ({rgb['images']:,} images){photo_text}, "
+        f"{shipped['size_bytes']:,} bytes, {rgb['latency_ms_median']:.2f} ms/image in MediaPipe"
     )
 
 

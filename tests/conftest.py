@@ -143,6 +143,24 @@ def trained_cnn(real_data):
     return model
 
 
+@pytest.fixture(scope="session")
+def app_files(trained_cnn, real_data) -> dict[str, bytes]:
+    """`trained_cnn`'s app flavours, float32 and int8 (calibrated on 200 training images), with metadata."""
+    from pipeline.data.dataset_info import CLASS_NAMES
+    from pipeline.on_device import app_model
+    from pipeline.on_device.app_input import DEFAULT_INPUT_SIZE
+    from pipeline.on_device.app_metadata import with_metadata
+    from pipeline.on_device.photo_like import calibration_images
+
+    size = (DEFAULT_INPUT_SIZE, DEFAULT_INPUT_SIZE)
+    calibration = calibration_images(real_data.train_images, count=200, seed=0, size=size)
+    contents = {
+        "float32": app_model.build_app_model(trained_cnn),
+        "int8": app_model.quantize_app_model(trained_cnn, calibration),
+    }
+    return {flavour: with_metadata(content, CLASS_NAMES) for flavour, content in contents.items()}
+
+
 REPOSITORY = Path(__file__).resolve().parent.parent
 PROJECT_FILES = (
     "pipeline",
@@ -192,7 +210,7 @@ def small_pipeline(params: dict) -> None:
     params["compare"]["effects"] = {"dropout": [list(SMALL_VARIANTS)]}
     params["gate"]["min_test_accuracy_by_variant"] = {}
     params["export"].update(representative_images=100, latency_runs=20)
-    params["export"]["app"].update(calibration_images=50, test_images=200)  # MediaPipe: about 2 s a variant
+    params["export"]["app"].update(calibration_images=50, test_images=200, mediapipe_images=50)  # of 10,000 and 1,000
 
 
 def _queue_statuses(root: Path, experiments) -> dict[str, str]:

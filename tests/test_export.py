@@ -22,10 +22,13 @@ def test_a_model_scoring_another_number_of_classes_is_refused_with_the_fix():
 
 
 def test_the_app_line_names_the_shipped_flavour_and_its_figures():
-    measured = {"accuracy": 0.93154, "latency_ms_median": 0.8912}
-    app = {"flavour": "int8", "int8": {"size_bytes": 441305, "rgb": measured, "photo_like": {"accuracy": 0.91742}}}
-    line = app_line("cnn", app)
-    assert line == "cnn app (int8, MediaPipe): accuracy 0.9315 RGB, 0.9174 photo-like, 441,305 bytes, 0.89 ms/image"
+    rgb = {"accuracy": 0.93154, "images": 10000, "latency_ms_median": 0.8912}
+    photo = {"accuracy": 0.91742, "accuracy_ci_low": 0.89901, "accuracy_ci_high": 0.93299, "images": 1000}
+    app = {"flavour": "int8", "int8": {"size_bytes": 441305, "rgb": rgb, "photo_like": photo}}
+    assert app_line("cnn", app) == (
+        "cnn app (int8): accuracy 0.9315 RGB (10,000 images), 0.9174 photo-like (0.8990-0.9330, 1,000 images), "
+        "441,305 bytes, 0.89 ms/image in MediaPipe"
+    )
     del app["int8"]["photo_like"]  # a model of another dataset has no photo-like set
     assert "photo-like" not in app_line("cnn", app)
 

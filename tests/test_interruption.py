@@ -54,7 +54,7 @@ def _tiny_and_slow(params: dict) -> None:
     params["compare"]["effects"] = {}  # one variant: no pair to compare
     params["gate"]["min_test_accuracy_by_variant"] = {}
     params["export"].update(representative_images=100, latency_runs=20)
-    params["export"]["app"].update(calibration_images=50, test_images=200)  # MediaPipe: 200 images, not 10,000
+    params["export"]["app"].update(calibration_images=50, test_images=200, mediapipe_images=50)  # of 10,000 and 1,000
 
 
 @pytest.fixture(scope="module")

@@ -61,7 +61,7 @@ def _tiny(params: dict) -> None:
     for spec in params["variants"].values():
         spec["epochs"] = 1
     params["export"].update(representative_images=100, latency_runs=20)
-    params["export"]["app"].update(calibration_images=50, test_images=200)
+    params["export"]["app"].update(calibration_images=50, test_images=200, mediapipe_images=50)
 
 
 @pytest.fixture(scope="module")
@@ -633,7 +633,7 @@ def _on_folder(directory: Path):
         params["compare"]["effects"] = {"model": [["mlp", "cnn"]]}
         params["gate"]["min_test_accuracy_by_variant"] = {}
         params["export"] = {"representative_images": 50, "latency_runs": 20, "throughput_batch": 32}
-        params["export"]["app"] = {"calibration_images": 20, "test_images": 20}
+        params["export"]["app"] = {"calibration_images": 20, "test_images": 20, "mediapipe_images": 20}
 
     return edit
 

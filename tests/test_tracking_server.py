@@ -38,7 +38,7 @@ def _tiny(params: dict) -> None:
         spec["epochs"] = 1
     params["variants"]["mlp"]["hidden_units"] = [32]
     params["export"].update(representative_images=100, latency_runs=20)
-    params["export"]["app"].update(calibration_images=50, test_images=200)  # MediaPipe: 200 images, not 10,000
+    params["export"]["app"].update(calibration_images=50, test_images=200, mediapipe_images=50)  # of 10,000 and 1,000
 
 
 @pytest.fixture(scope="module")

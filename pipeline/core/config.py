@@ -144,13 +144,15 @@ class TrackingParams:
 
 @dataclass(frozen=True)
 class AppParams:
-    """The app flavour, `model_app.tflite` (pipeline/on_device/app_model.py), and how MediaPipe measures it."""
+    """The app flavour, `model_app.tflite` (pipeline/on_device/app_model.py), and how it is measured: LiteRT
+    runs it on the test images as RGB, MediaPipe on a stratified sample of them."""
 
     input_size: int = 224  # the side of the RGB images it takes (MediaPipe resizes camera frames to it)
     photo_size: int = 320  # the side of the photo-like test images
     calibration_images: int = 300  # training images that calibrate its int8 build
     max_int8_accuracy_drop: float = 0.005  # int8 is shipped when it loses at most this against float32
-    test_images: int | None = None  # test images MediaPipe classifies per set; null: all of them
+    test_images: int | None = None  # test images measured (LiteRT: RGB accuracy, agreement); null: all of them
+    mediapipe_images: int = 1000  # of those, a stratified sample MediaPipe classifies per set and build
 
     def __post_init__(self) -> None:
         key = "export.app"
@@ -159,6 +161,7 @@ class AppParams:
         require(self.calibration_images >= 10, f"{key}.calibration_images", "must be at least 10")
         require(0 <= self.max_int8_accuracy_drop <= 1, f"{key}.max_int8_accuracy_drop", "must be between 0 and 1")
         require(self.test_images is None or self.test_images >= 20, f"{key}.test_images", "must be null or >= 20")
+        require(self.mediapipe_images >= 20, f"{key}.mediapipe_images", "must be at least 20")
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
-"""The app flavour the export stage ships: both builds with metadata, measured by MediaPipe, the one fit to
-ship chosen, and its report."""
+"""The app flavour the export stage ships: both builds with metadata, measured (LiteRT on the whole test set as
+RGB, MediaPipe on a stratified sample), the one fit to ship chosen, and its report."""
 
 from pipeline.core import config
 from pipeline.core.frameworks import keras
@@ -14,9 +14,9 @@ from pipeline.reporting.metrics import accuracy
 def app_flavour(
     model: keras.Model, class_names: tuple[str, ...], train_images, test, keras_logits, params: config.Params
 ) -> tuple:
-    """`model_app.tflite`'s contents (the flavour MediaPipe measured fit to ship) and its report: both
-    builds measured by MediaPipe on the first `export.app.test_images` test images, and the drop of the
-    shipped one's accuracy on them as RGB images against Keras's (`keras_logits`, on the test images)."""
+    """`model_app.tflite`'s contents (the build measured fit to ship) and its report: both builds measured on
+    the first `export.app.test_images` test images (app_measurement.measure_app), and the drop of the shipped
+    one's accuracy on all of them as RGB images against Keras's (`keras_logits`, on the test images)."""
     app = params.export.app
     size = app_input_size(model.input_shape[1:], app.input_size)
     calibration = calibration_images(train_images, app.calibration_images, params.seed, size)
@@ -30,11 +30,11 @@ def app_flavour(
         contents,
         (images, labels),
         keras_logits,
-        app.max_int8_accuracy_drop,
-        params.seed,
-        app.input_size,
-        app.photo_size,
+        app,
+        seed=params.seed,
+        threads=params.threads,
+        confidence=params.compare.confidence,
     )
     shipped = report[report["flavour"]]["rgb"]["accuracy"]
-    report |= {"test_images": len(labels), "accuracy_drop": round(accuracy(keras_logits, labels) - shipped, 6)}
+    report["accuracy_drop"] = round(accuracy(keras_logits, labels) - shipped, 6)
     return contents[report["flavour"]], report

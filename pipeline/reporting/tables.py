@@ -1,5 +1,5 @@
-"""The comparison's Markdown tables: the variants' results, their exported files under LiteRT and in an app
-under MediaPipe, and the CPUs that trained them."""
+"""The comparison's Markdown tables: the variants' results, their exported files under LiteRT, the app flavour
+as an app's MediaPipe runs it, and the CPUs that trained them."""
 
 from pipeline.core import config
 from pipeline.core.paths import APP_FLAVOURS
@@ -29,6 +29,7 @@ DEVICE_COLUMNS = {
     "latency_ms_p95": ("p95 ms", "{:.3f}"),
     "throughput_images_per_s": ("images/s", "{:,.0f}"),
 }
+SCORE_TOLERANCE = 1e-6  # MediaPipe's and LiteRT's scores of an image further apart than this differ
 FORMATS = {"dropout": "{:g}", "train_seconds": "{:.1f}", "parameters": "{:,}", "tflite_size_bytes": "{:,}"}
 
 
@@ -58,16 +59,39 @@ def device_table(rows: list[dict], threads: int, throughput_batch: int) -> str:
 
 
 def _app_cells(set_report: dict | None) -> list[str]:
+    """Accuracy (with its interval where the set was measured on a sample) and top-1 agreement with Keras."""
     if set_report is None:  # an image folder's model has no photo-like set
         return ["", ""]
-    return [f"{set_report['accuracy']:.4f}", f"{set_report['top1_agreement']:.2%}"]
+    interval = ""
+    if "accuracy_ci_low" in set_report:
+        interval = f" ({set_report['accuracy_ci_low']:.4f}–{set_report['accuracy_ci_high']:.4f})"
+    return [f"{set_report['accuracy']:.4f}{interval}", f"{set_report['top1_agreement']:.2%}"]
+
+
+def _mediapipe_check(rows: list[dict]) -> str:
+    """Whether MediaPipe scored the sample's RGB images as LiteRT did, and where it did not."""
+    differing = [
+        f"{row['variant']} {build}: top-1 agreement {rgb['mediapipe_top1_agreement_with_litert']:.2%}, "
+        f"scores up to {rgb['mediapipe_max_abs_score_diff']:.2g} apart"
+        for row in rows
+        for build in APP_FLAVOURS
+        if (rgb := row["app"][build]["rgb"])["mediapipe_top1_agreement_with_litert"] < 1
+        or rgb["mediapipe_max_abs_score_diff"] > SCORE_TOLERANCE
+    ]
+    if differing:
+        return "MediaPipe's scores on the sample DIFFER from LiteRT's, so the RGB figures are not MediaPipe's: " + (
+            "; ".join(differing)
+        )
+    return f"MediaPipe gave the same scores on the sample (to {SCORE_TOLERANCE:g})"
 
 
 def app_table(rows: list[dict], app_params: config.AppParams) -> str:
-    """Each variant's app flavour, `model_app.tflite`, as MediaPipe's ImageClassifier ran it: both of its
-    builds, the shipped one first."""
-    header = ["variant", "build", "shipped", "bytes", "RGB acc", "RGB agreement", "photo acc", "photo agreement"]
-    lines = _head([*header, "ms/image", "p95 ms"])
+    """Each variant's app flavour, `model_app.tflite`, as an app's MediaPipe ImageClassifier runs it: both of
+    its builds, the shipped one first."""
+    confidence = rows[0]["app"]["confidence"] if rows else 0.95
+    header = ["variant", "build", "shipped", "bytes", "RGB acc", "RGB agreement"]
+    header += [f"photo acc ({confidence:.0%} CI)", "photo agreement", "ms/image", "p95 ms"]
+    lines = _head(header)
     for row in rows:
         app = row["app"]
         for build in sorted(APP_FLAVOURS, key=lambda build: build != app["flavour"]):
@@ -76,15 +100,23 @@ def app_table(rows: list[dict], app_params: config.AppParams) -> str:
             cells += _app_cells(measured["rgb"]) + _app_cells(measured.get("photo_like"))
             cells += [f"{measured['rgb']['latency_ms_median']:.2f}", f"{measured['rgb']['latency_ms_p95']:.2f}"]
             lines.append(_line(cells))
-    count = rows[0]["app"]["test_images"] if rows else 0
-    note = (
-        f"\nMediaPipe 1.2.2's ImageClassifier on {count:,} test images: as RGB images (each pixel a block, "
-        f"{app_params.input_size}×{app_params.input_size}), and photo-like (dark on light, "
-        f"{app_params.photo_size}×{app_params.photo_size}, tinted, noisy, JPEG). Agreement: top-1 against "
-        "Keras on the original images. Latency: one RGB image per call. The shipped build is int8 when it "
-        "stays within `export.app.max_int8_accuracy_drop` of float32 on both sets.\n"
+    return "\n".join(lines) + "\n" + _app_note(rows, app_params)
+
+
+def _app_note(rows: list[dict], app_params: config.AppParams) -> str:
+    """What the app table's figures are, how each was measured, and on how many images."""
+    count, sample = (rows[0]["app"]["test_images"], rows[0]["app"]["mediapipe_images"]) if rows else (0, 0)
+    side, photo = app_params.input_size, app_params.photo_size
+    return (
+        f"\nRGB acc and agreement: all {count:,} test images as RGB images (each pixel a block, {side}×{side}), "
+        "classified by LiteRT running the very file one image a call, as MediaPipe does: at the model's input "
+        "size it neither resizes nor normalizes them. MediaPipe 1.2.2's ImageClassifier itself on a seeded, "
+        f"class-stratified sample of {sample:,} of them: the RGB images ({_mediapipe_check(rows)}; ms/image, "
+        f"p95 ms: one RGB image per call), and photo-like ones (dark on light, {photo}×{photo}, tinted, noisy, "
+        "JPEG), their accuracy with its exact (Clopper-Pearson) interval. Agreement: top-1 against Keras on "
+        "the original images. The shipped build is int8 when it stays within "
+        "`export.app.max_int8_accuracy_drop` of float32 on both sets (photo-like: on the same sample).\n"
     )
-    return "\n".join(lines) + "\n" + note
 
 
 def machines_line(rows: list[dict]) -> str:

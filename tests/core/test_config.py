@@ -207,6 +207,8 @@ def test_a_long_wrong_value_is_cut_to_keep_one_line(raw_params):
         ("data", "val_fraction", 0, "must be between 0 and 1 (exclusive)"),
         ("data", "val_fraction", 1.0, "must be between 0 and 1 (exclusive)"),
         ("data", "limit", 99, "must be null or at least 100"),
+        ("export.app", "test_images", 19, "must be null or >= 20"),
+        ("export.app", "mediapipe_images", 19, "must be at least 20"),
     ],
 )
 def test_out_of_range_value_names_the_key_and_the_rule(raw_params, section, key, value, rule):

@@ -13,23 +13,12 @@ from pipeline.on_device.app_input import DEFAULT_INPUT_SIZE, GREY_WEIGHTS
 from pipeline.on_device.app_metadata import with_metadata
 from pipeline.on_device.litert import Interpreter
 from pipeline.on_device.mediapipe_classifier import classify
-from pipeline.on_device.photo_like import as_rgb, calibration_images
+from pipeline.on_device.photo_like import as_rgb
 from pipeline.reporting.metrics import softmax
 from pipeline.training.architectures import build_model
 
 SIZE = (DEFAULT_INPUT_SIZE, DEFAULT_INPUT_SIZE)
 IMAGES = 500  # real test images run through MediaPipe (about 0.5 ms each)
-
-
-@pytest.fixture(scope="module")
-def app_files(trained_cnn, real_data) -> dict[str, bytes]:
-    """The small trained CNN's app flavours, float32 and int8, with metadata."""
-    calibration = calibration_images(real_data.train_images, count=200, seed=0, size=SIZE)
-    contents = {
-        "float32": app_model.build_app_model(trained_cnn),
-        "int8": app_model.quantize_app_model(trained_cnn, calibration),
-    }
-    return {flavour: with_metadata(content, CLASS_NAMES) for flavour, content in contents.items()}
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""The app flavour the export stage ships: the build MediaPipe measured fit, with the labels."""
+"""The app flavour the export stage ships: the build measured fit, with the labels."""
 
 import dataclasses
 
@@ -20,7 +20,7 @@ PARAMS = {
     "data": {},
     "run_variants": ["cnn"],
     "variants": {"cnn": {"model": "cnn"}},
-    "export": {"app": {"calibration_images": 50, "test_images": 100}},
+    "export": {"app": {"calibration_images": 50, "test_images": 100, "mediapipe_images": 30}},
 }
 
 
@@ -29,20 +29,21 @@ def keras_logits(trained_cnn, real_data):
     return trained_cnn.predict(real_data.test_images.astype(np.float32), verbose=0)
 
 
-def test_the_app_flavour_shipped_is_the_build_mediapipe_measured_fit_and_carries_the_labels(
-    trained_cnn, real_data, keras_logits
-):
+def test_the_app_flavour_shipped_is_the_build_measured_fit_and_carries_the_labels(trained_cnn, real_data, keras_logits):
     params = config.parse_params(PARAMS)
     test = (real_data.test_images, real_data.test_labels)
     content, report = app_flavour(trained_cnn, CLASS_NAMES, real_data.train_images, test, keras_logits, params)
-    assert report["flavour"] in APP_FLAVOURS and report["test_images"] == params.export.app.test_images
+    app = params.export.app
+    assert report["flavour"] in APP_FLAVOURS
+    assert (report["test_images"], report["mediapipe_images"]) == (app.test_images, app.mediapipe_images)
+    assert report["confidence"] == params.compare.confidence
     assert len(content) == report[report["flavour"]]["size_bytes"]
     shipped = report[report["flavour"]]["rgb"]["accuracy"]
-    count = params.export.app.test_images
+    count = app.test_images
     keras = float(np.mean(keras_logits[:count].argmax(1) == test[1][:count]))
     assert report["accuracy_drop"] == pytest.approx(keras - shipped, abs=1e-6)
-    assert report["accuracy_drop"] <= 0.02  # MediaPipe's scores on block-upscaled images are Keras's, or nearly
-    size = params.export.app.input_size
+    assert report["accuracy_drop"] <= 0.02  # the app flavour's scores on block-upscaled images are Keras's, or nearly
+    size = app.input_size
     image = as_rgb(test[0][:1], (size, size))[0]
     assert sorted(category_names(content, image)) == sorted(CLASS_NAMES)
 
