@@ -23,7 +23,7 @@ from pipeline.core.files import read_json, write_json
 from pipeline.core.paths import ROOT
 from pipeline.tracking.experiments import open_experiment, store_errors, store_lock
 from pipeline.tracking.orphans import process_tags
-from pipeline.tracking.stage_time import SYSTEM_METRICS_SECONDS, log_stage_seconds
+from pipeline.tracking.stage_time import log_stage_seconds, sample_system_metrics
 from pipeline.tracking.store import tracking_uri
 
 PARENT_TAG = "mlflow.parentRunId"  # MLflow's own tag: the UI nests a run under the run it names
@@ -123,7 +123,7 @@ def variant_run(
             all_tags[PARENT_TAG] = variant_parent(experiment_id, variant, recipe)
         run_name = seed_run_name(variant, seed)
         if new:  # train: MLflow samples CPU and memory utilisation while it runs
-            mlflow.set_system_metrics_sampling_interval(SYSTEM_METRICS_SECONDS)
+            sample_system_metrics()
         with mlflow.start_run(
             run_id=run_id, experiment_id=experiment_id, run_name=run_name, tags=all_tags, log_system_metrics=new
         ) as run:
