@@ -112,6 +112,7 @@ def _train(real_data, spec, seed: int) -> np.ndarray:
     return logits.argmax(axis=1) == real_data.test_labels
 
 
+@pytest.mark.slow  # trains six models: 15 s
 def test_two_variants_identical_but_for_their_seeds_are_indistinguishable(real_data):
     from pipeline.core.config import VariantParams
 
@@ -126,6 +127,7 @@ def test_two_variants_identical_but_for_their_seeds_are_indistinguishable(real_d
     assert "not distinguishable from seed noise" in describe(effect, len(real_data.test_labels))
 
 
+@pytest.mark.slow  # trains six models: 20 s
 def test_a_clearly_better_variant_is_distinguishable(real_data):
     from pipeline.core.config import VariantParams
 
