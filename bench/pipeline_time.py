@@ -22,6 +22,7 @@ imports the stage module) and MLflow tracking (timed by opening, logging to and 
 import argparse
 import json
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -104,6 +105,7 @@ def measure_class(isa_class: str, env: dict[str, str]) -> dict:
     with tempfile.TemporaryDirectory(prefix="pipeline-bench-") as directory:
         root = Path(directory)
         copy_project(root)
+        shutil.copytree(Path(__file__).parent, root / "bench", ignore=shutil.ignore_patterns("__pycache__"))
         subprocess.run(["git", "init", "-q"], cwd=root, check=True)
         print("running the full default dvc repro in a fresh copy (several minutes)...", flush=True)
         total, stages = timed_repro(root, env)
