@@ -26,68 +26,42 @@ $(VENV)/.installed: requirements.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
 	@touch $@
 
-dataset: ## install Debian's dataset-fashion-mnist when apt is here and no local copy is (else fetch downloads)
-	@if [ -n "$$FASHION_MNIST_DIR" ] || [ -f $(DATASET_DIR)/train-images-idx3-ubyte.gz ]; then \
+# $(call apt_install,PACKAGE,TEST THAT IT IS HERE,WHAT FAILS WITHOUT IT,WHAT TO SAY WITHOUT APT OR ROOT): install a
+# Debian package with apt (as root, or through sudo when it needs no password) unless the test already passes.
+define apt_install
+	@if $(2); then \
 		true; \
 	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
-		echo "== installing Debian package dataset-fashion-mnist"; \
-		(apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist >/dev/null) \
-			|| echo "warning: apt could not install dataset-fashion-mnist; fetch will try the mirrors"; \
+		echo "== installing Debian package $(1)"; \
+		(apt-get update -qq && apt-get install -y -qq $(1) >/dev/null) \
+			|| echo "warning: apt could not install $(1); $(strip $(3))"; \
 	elif command -v apt-get >/dev/null && sudo -n true 2>/dev/null; then \
-		echo "== installing Debian package dataset-fashion-mnist"; \
-		(sudo apt-get update -qq && sudo apt-get install -y -qq dataset-fashion-mnist >/dev/null) \
-			|| echo "warning: apt could not install dataset-fashion-mnist; fetch will try the mirrors"; \
+		echo "== installing Debian package $(1)"; \
+		(sudo apt-get update -qq && sudo apt-get install -y -qq $(1) >/dev/null) \
+			|| echo "warning: apt could not install $(1); $(strip $(3))"; \
 	else \
-		echo "== no local Fashion-MNIST copy: the fetch stage will download it from the mirrors"; \
+		echo "$(strip $(4))"; \
 	fi
+endef
+
+dataset: ## install Debian's dataset-fashion-mnist when apt is here and no local copy is (else fetch downloads)
+	$(call apt_install,dataset-fashion-mnist,[ -n "$$FASHION_MNIST_DIR" ] || [ -f $(DATASET_DIR)/train-images-idx3-ubyte.gz ],\
+		fetch will try the mirrors,== no local Fashion-MNIST copy: the fetch stage will download it from the mirrors)
 
 # Debian's PostgreSQL server binaries (initdb, pg_ctl, postgres): `pg_config` alone comes with libpq-dev too.
 HAVE_POSTGRESQL = ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null
 
 postgresql: ## install Debian's postgresql when its server is missing (make tracking-server and its tests run it)
-	@if $(HAVE_POSTGRESQL); then \
-		true; \
-	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
-		echo "== installing Debian package postgresql"; \
-		(apt-get update -qq && apt-get install -y -qq postgresql >/dev/null) \
-			|| echo "warning: apt could not install postgresql; make tracking-server and its tests will fail"; \
-	elif command -v apt-get >/dev/null && sudo -n true 2>/dev/null; then \
-		echo "== installing Debian package postgresql"; \
-		(sudo apt-get update -qq && sudo apt-get install -y -qq postgresql >/dev/null) \
-			|| echo "warning: apt could not install postgresql; make tracking-server and its tests will fail"; \
-	else \
-		echo "warning: no PostgreSQL server here (initdb): install it: apt-get install postgresql"; \
-	fi
+	$(call apt_install,postgresql,$(HAVE_POSTGRESQL),make tracking-server and its tests will fail,\
+		warning: no PostgreSQL server here (initdb): install it: apt-get install postgresql)
 
 nginx: ## install Debian's nginx when missing (make tracking-server serves TLS with it beyond loopback; its tests too)
-	@if [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null; then \
-		true; \
-	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
-		echo "== installing Debian package nginx"; \
-		(apt-get update -qq && apt-get install -y -qq nginx >/dev/null) \
-			|| echo "warning: apt could not install nginx; make tracking-server --host ... and its tests will fail"; \
-	elif command -v apt-get >/dev/null && sudo -n true 2>/dev/null; then \
-		echo "== installing Debian package nginx"; \
-		(sudo apt-get update -qq && sudo apt-get install -y -qq nginx >/dev/null) \
-			|| echo "warning: apt could not install nginx; make tracking-server --host ... and its tests will fail"; \
-	else \
-		echo "warning: no nginx here: install it: apt-get install nginx"; \
-	fi
+	$(call apt_install,nginx,[ -x /usr/sbin/nginx ] || command -v nginx >/dev/null,\
+		make tracking-server --host ... and its tests will fail,warning: no nginx here: install it: apt-get install nginx)
 
 openssh-server: ## install Debian's openssh-server when sshd is missing (tests/test_remote.py runs its own sshd)
-	@if [ -x /usr/sbin/sshd ]; then \
-		true; \
-	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
-		echo "== installing Debian package openssh-server"; \
-		(apt-get update -qq && apt-get install -y -qq openssh-server >/dev/null) \
-			|| echo "warning: apt could not install openssh-server; tests/test_remote.py will fail"; \
-	elif command -v apt-get >/dev/null && sudo -n true 2>/dev/null; then \
-		echo "== installing Debian package openssh-server"; \
-		(sudo apt-get update -qq && sudo apt-get install -y -qq openssh-server >/dev/null) \
-			|| echo "warning: apt could not install openssh-server; tests/test_remote.py will fail"; \
-	else \
-		echo "warning: no OpenSSH server here (/usr/sbin/sshd): install it: apt-get install openssh-server"; \
-	fi
+	$(call apt_install,openssh-server,[ -x /usr/sbin/sshd ],tests/test_remote.py will fail,\
+		warning: no OpenSSH server here (/usr/sbin/sshd): install it: apt-get install openssh-server)
 
 repro: setup ## run the whole pipeline (dvc repro) and print the variants' results
 	dvc repro
