@@ -100,7 +100,7 @@ def tracking_seconds(root: Path) -> float:
     return float(result.stdout.strip().splitlines()[-1])
 
 
-def measure_class(isa_class: str, env: dict[str, str]) -> dict:
+def measure_class(env: dict[str, str]) -> dict:
     """In a fresh copy: the full repro (total and per stage), a no-op one, the peer, the overheads."""
     with tempfile.TemporaryDirectory(prefix="pipeline-bench-") as directory:
         root = Path(directory)
@@ -161,7 +161,7 @@ def bench_class(isa_class: str) -> None:
     env = class_env(isa_class, command_env())
     isa = onednn_isa(env)
     print(f"\n== class {isa_class}: {cpu.model()}, oneDNN uses {isa}", flush=True)
-    measured = measure_class(isa_class, env)
+    measured = measure_class(env)
     emulated = ", emulated: seconds are a lower bound of a real CPU of that class" if isa_class != "native" else ""
     print_summary(measured, print_overheads(measured), f"{cpu.model()}, class {isa_class} (oneDNN {isa}){emulated}")
 
