@@ -67,11 +67,17 @@ repro: setup ## run the whole pipeline (dvc repro) and print the variants' resul
 	dvc repro
 	@cat reports/comparison.md
 
+# The test files run in parallel, one per core (pytest-xdist; a file's tests stay together, in one process, so a
+# module's servers and dvc repro are made once): most of an end-to-end test's time is one busy core (a stage's
+# start-up, a server's). TEST_WORKERS=0 runs them in this process, one after another.
+TEST_WORKERS ?= 2
+PYTEST = pytest -n $(TEST_WORKERS) --dist loadfile
+
 test: setup postgresql nginx openssh-server ## run the whole test suite, as CI does (includes a tiny end-to-end dvc repro)
-	pytest
+	$(PYTEST)
 
 test-fast: setup ## the tests without the slow ones (real commands, dvc repro, the network): for everyday work
-	pytest -m "not slow"
+	$(PYTEST) -m "not slow"
 
 gate: setup ## check the committed metrics against the bounds under `gate:` in params.yaml
 	python -m pipeline.gate

@@ -8,6 +8,7 @@ import gzip
 import io
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -29,6 +30,12 @@ from pipeline.core.ports import free_port as free_port  # the tests import it fr
 # background job (`bash .ci/run &`) with SIGINT ignored, which the commands would inherit and
 # rightly respect; give them the usual Ctrl-C instead.
 signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """The slow tests first: with the test files spread over the cores (`make test`), the end-to-end ones start
+    at once, side by side, and the many quick ones fill the gaps, instead of one long file running alone last."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)  # stable: the files' order otherwise
 
 
 def idx_bytes(array: np.ndarray) -> bytes:
@@ -312,6 +319,11 @@ def stop_process_group(process: subprocess.Popen) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
     process.wait()
+
+
+def stages_run(output: str) -> set[str]:
+    """The stages a `dvc repro`'s output says it ran."""
+    return set(re.findall(r"Running stage '([^']+)'", output))
 
 
 def init_git(root: Path) -> None:

@@ -19,7 +19,6 @@ import requests
 import yaml
 from ai_edge_litert.interpreter import Interpreter
 from conftest import (
-    FOLDER_CLASSES,
     REPOSITORY,
     command_env,
     copy_project,
@@ -27,9 +26,9 @@ from conftest import (
     free_port,
     init_git,
     run_command,
+    stages_run,
     stop_process_group,
     wait_for,
-    write_image_folder,
 )
 from scipy import stats
 
@@ -48,10 +47,6 @@ VARIANTS = (*DESIGN, EXTRA)
 MODEL = {variant: PARAMS["variants"][variant]["model"] for variant in VARIANTS}  # mlp or cnn
 MLP, CNN = (next(v for v in DESIGN if MODEL[v] == model) for model in ("mlp", "cnn"))  # the design's first of each
 GATED = max(DESIGN, key=lambda v: PARAMS["gate"]["min_test_accuracy_by_variant"].get(v, 0))  # its strictest bound
-
-
-def _stages_run(output: str) -> set[str]:
-    return set(re.findall(r"Running stage '([^']+)'", output))
 
 
 def _tiny(params: dict) -> None:
@@ -102,7 +97,7 @@ def _json(path: Path) -> dict:
 def test_repro_trains_and_evaluates_every_variant_per_seed_and_exports_each_once(project):
     root, output = project
     per_seed = {f"{stage}@{v}-{s}" for stage in ("train", "evaluate") for v in VARIANTS for s in SEEDS}
-    assert _stages_run(output) == {"fetch", "preprocess", "compare"} | per_seed | {f"export@{v}" for v in VARIANTS}
+    assert stages_run(output) == {"fetch", "preprocess", "compare"} | per_seed | {f"export@{v}" for v in VARIANTS}
     for variant in VARIANTS:
         for seed in SEEDS:
             assert (root / "models" / variant / f"seed-{seed}" / "model.keras").is_file()
@@ -342,7 +337,7 @@ def test_exported_tflite_runs_in_litert_on_raw_pixels(project):
 def test_second_repro_does_nothing(project):
     root, _ = project
     result = run_command(["dvc", "repro"], root)
-    assert _stages_run(result.stdout) == set()
+    assert stages_run(result.stdout) == set()
     assert "up to date" in result.stdout
 
 
@@ -359,7 +354,7 @@ def test_forced_rerun_gives_identical_metrics(project):
 
     before = outputs()
     result = run_command(["dvc", "repro", "--force", f"export@{GATED}", f"evaluate@{GATED}-{SEEDS[0]}"], root)
-    assert f"train@{GATED}-{SEEDS[0]}" in _stages_run(result.stdout)
+    assert f"train@{GATED}-{SEEDS[0]}" in stages_run(result.stdout)
     assert outputs() == before
 
 
@@ -387,7 +382,7 @@ def test_changing_one_variants_dropout_reruns_only_that_variant(project):
     with _edited(root, lambda params: params["variants"][CNN].update(dropout=dropout)):
         result = run_command(["dvc", "repro"], root)
     per_seed = {f"{stage}@{CNN}-{seed}" for stage in ("train", "evaluate") for seed in SEEDS}
-    assert _stages_run(result.stdout) == per_seed | {f"export@{CNN}", "compare"}
+    assert stages_run(result.stdout) == per_seed | {f"export@{CNN}", "compare"}
 
 
 def test_changing_one_variant_reruns_only_that_variant(project):
@@ -400,7 +395,7 @@ def test_changing_one_variant_reruns_only_that_variant(project):
         result = run_command(["dvc", "repro"], root)
         parameters = _json(_seed_dir(root, "reports", MLP, SEEDS[0]) / "training.json")["parameters"]
     per_seed = {f"{stage}@{MLP}-{seed}" for stage in ("train", "evaluate") for seed in SEEDS}
-    assert _stages_run(result.stdout) == per_seed | {f"export@{MLP}", "compare"}
+    assert stages_run(result.stdout) == per_seed | {f"export@{MLP}", "compare"}
     assert parameters == (28 * 28 + 1) * 64 + (64 + 1) * 10  # one Dense(64) layer, then the 10 logits
 
 
@@ -520,7 +515,7 @@ def _version_of(versions: dict, variant: str, model: str) -> str | None:
 def _champion_moves_only_past_the_gate(root: Path, client, best: str, before: dict, model_id) -> None:
     latest, shipped = _version_of(before, best, model_id(best)), f"{best}'s seed {SEEDS[0]} model"
     result = run_command(["dvc", "repro", "--no-run-cache"], root)  # compare runs, even if a test ran it so before
-    assert _stages_run(result.stdout) == {"compare"}
+    assert stages_run(result.stdout) == {"compare"}
     registered = f"registry: {REGISTERED} version {latest} is {shipped} (registered before)"
     assert f"{registered}; `champion` → version {latest}" in result.stdout
     assert _versions(client) == before and _champion(client) == latest
@@ -614,85 +609,3 @@ def test_the_gate_fails_a_stale_lock_but_not_a_fresh_clone(project, tmp_path):
     assert "compare (output reports/comparison.json)" in edited.stderr
     again = run_command(gate, root, check=False)  # fresh again: the metrics are gated (the tiny models fail the bounds)
     assert "stale" not in again.stderr and "checks passed" in again.stdout, again.stderr
-
-
-# The same pipeline on a folder of your own images: 16×16 RGB pictures in three classes.
-
-FOLDER_VARIANTS = {
-    "mlp": {"model": "mlp", "hidden_units": [32], "epochs": 2, "batch_size": 16, "learning_rate": 0.003},
-    "cnn": {"model": "cnn", "filters": [8, 16], "hidden_units": [16], "epochs": 2, "batch_size": 16},
-}
-
-
-def _on_folder(directory: Path):
-    def edit(params: dict) -> None:
-        folder = {"directory": str(directory), "image_size": [16, 16], "color_mode": "rgb", "test_fraction": 0.2}
-        params["data"] |= {"dataset": "image_folder", "limit": None, "image_folder": folder}
-        params["variants"] = FOLDER_VARIANTS
-        params["run_variants"] = list(FOLDER_VARIANTS)
-        params["seeds"] = [1]
-        params["compare"]["effects"] = {"model": [["mlp", "cnn"]]}
-        params["gate"]["min_test_accuracy_by_variant"] = {}
-        params["export"] = {"representative_images": 50, "latency_runs": 20, "throughput_batch": 32}
-        params["export"]["app"] = {"calibration_images": 20, "test_images": 20, "mediapipe_images": 20}
-
-    return edit
-
-
-@pytest.fixture(scope="module")
-def folder_project(tmp_path_factory):
-    base = tmp_path_factory.mktemp("folder")
-    folder = write_image_folder(base / "shapes", per_class=40, size=16)
-    root = copy_project(base / "project")
-    edit_params(root, _on_folder(folder))
-    init_git(root)
-    result = run_command(["dvc", "repro"], root)
-    return root, folder, result.stdout
-
-
-def test_an_image_folder_runs_through_every_stage_with_its_class_names(folder_project):
-    root, _, output = folder_project
-    stages = {f"{stage}@{v}-1" for stage in ("train", "evaluate") for v in FOLDER_VARIANTS}
-    stages |= {f"export@{v}" for v in FOLDER_VARIANTS}
-    assert _stages_run(output) == {"fetch", "preprocess", "compare"} | stages
-    dataset = json.loads((root / "data" / "prepared" / "dataset.json").read_text())
-    assert dataset["class_names"] == list(FOLDER_CLASSES) and dataset["image_shape"] == [16, 16, 3]
-    comparison = json.loads((root / "reports" / "comparison.json").read_text())
-    assert [row["variant"] for row in comparison["variants"]] == list(FOLDER_VARIANTS)
-    for variant in FOLDER_VARIANTS:
-        reports = root / "reports" / "variants" / variant / "seed-1"
-        assert sorted(_json(reports / "per_class.json")) == sorted(FOLDER_CLASSES)
-        assert set((reports / "predictions.csv").read_text().split()[1:]) <= {
-            f"{actual},{predicted}" for actual in FOLDER_CLASSES for predicted in FOLDER_CLASSES
-        }
-        assert (root / "models" / variant / "labels.txt").read_text().splitlines() == list(FOLDER_CLASSES)
-    assert run_command(["dvc", "status"], root).stdout.strip().endswith("up to date.")
-
-
-def test_an_image_folders_runs_and_model_are_named_after_the_folder(folder_project):
-    """Runs on another dataset never mix with Fashion-MNIST's: the experiment is the folder's name, and so is
-    the registered model's (`<folder>-classifier`)."""
-    root, folder, output = folder_project
-    mlflow.set_tracking_uri(f"sqlite:///{root / 'mlflow.db'}")
-    names = {experiment.name for experiment in mlflow.search_experiments()}
-    assert folder.name in names and "fashion-mnist" not in names
-    assert f"registry: {folder.name}-classifier version 1 is " in output
-    report = (root / "reports" / "comparison.md").read_text()
-    assert "Confounded: the two also differ in" in report  # FOLDER_VARIANTS' recipes differ: flagged, not hidden
-
-
-def test_an_image_folder_model_runs_in_litert_and_predict_names_a_folder_class(folder_project):
-    root, folder, _ = folder_project
-    model = root / "models" / "cnn" / "model.tflite"
-    interpreter = Interpreter(model_path=str(model))
-    assert list(interpreter.get_input_details()[0]["shape"]) == [1, 16, 16, 3]
-    with np.load(root / "data" / "prepared" / "test.npz", allow_pickle=False) as test:
-        images = test["images"]
-    logits = interpreter.get_signature_runner()(pixels=images.astype(np.float32))["logits"]
-    assert logits.shape == (len(images), len(FOLDER_CLASSES))
-    picture = folder / "red_squares" / "000.png"
-    result = run_command([sys.executable, "-m", "pipeline.predict", str(picture), "--model", str(model)], root)
-    shown = re.fullmatch(
-        rf"{re.escape(str(picture))}: (\w+) \d+\.\d%, (\w+) \d+\.\d%, (\w+) \d+\.\d%", result.stdout.strip()
-    )
-    assert shown and sorted(shown.groups()) == sorted(FOLDER_CLASSES), result.stdout
