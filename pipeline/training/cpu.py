@@ -1,9 +1,13 @@
 """What this CPU runs natively, and so which precision `precision: auto` trains in.
 
 TensorFlow trains on the CPU through oneDNN, whose fastest kernels depend on the instruction
-set: bfloat16 arithmetic is native with AVX512-BF16 or AMX (about twice float32's speed there)
-and emulated, several times slower than float32, everywhere else (AVX2-only CPUs: most laptops
-and hosted CI runners). TensorFlow exposes no Python check for it (its C++
+set: bfloat16 arithmetic is native with AVX512-BF16 or AMX and emulated, several times slower than
+float32, everywhere else (AVX2-only CPUs: most laptops and hosted CI runners). Native is not yet fast:
+AMX's tiles trained the CNNs about twice as fast in bfloat16 as in float32, but with AVX512-BF16 alone
+(Intel Xeons whose hypervisor hides AMX, AMD Zen 4 and 5) the casts and reorders around these small
+convolutions cost more than bfloat16 saves: `cnn_dropout` trained at 2,509 images/s in bfloat16
+against 5,029 in float32 on an Intel Xeon (family 6 model 207, AVX512-BF16, native; chunks of 12,800
+images alternated in one process, bench/train_precision.py). So `auto` picks bfloat16 on AMX only. TensorFlow exposes no Python check for it (its C++
 `IsBF16SupportedByOneDNNOnThisCPU` is not wrapped), so the class is read from the CPU's flags,
 capped as oneDNN caps itself: by `ONEDNN_MAX_CPU_ISA`, and not at all with `TF_ENABLE_ONEDNN_OPTS=0`
 (no oneDNN, so no fast bfloat16). `tests/test_cpu.py` checks it against what oneDNN prints.
@@ -17,9 +21,10 @@ from pathlib import Path
 from pipeline.core.errors import PipelineError
 
 CPUINFO = Path("/proc/cpuinfo")
-# Instruction-set classes, slowest first; the two last run bfloat16 natively.
+# Instruction-set classes, slowest first; the two last run bfloat16 natively, the last one faster than float32.
 ISA_CLASSES = ("baseline", "avx2", "avx512", "avx512_bf16", "amx")
 NATIVE_BFLOAT16 = ("avx512_bf16", "amx")
+FAST_BFLOAT16 = ("amx",)
 # The flags each class needs on Linux x86 (/proc/cpuinfo names).
 _REQUIRED_FLAGS = {
     "avx2": {"avx2", "fma"},
@@ -102,11 +107,11 @@ def bfloat16_capped(isa: str | None = None, hardware: str | None = None) -> bool
 
 
 def resolve_precision(requested: str, isa: str | None = None, hardware: str | None = None) -> str:
-    """The precision a variant trains in: `auto` is `mixed_bfloat16` where bfloat16 is native,
-    `float32` elsewhere; `float32` and `mixed_bfloat16` are taken as they are, except
+    """The precision a variant trains in: `auto` is `mixed_bfloat16` where bfloat16 is faster than float32
+    (AMX), `float32` elsewhere; `float32` and `mixed_bfloat16` are taken as they are, except
     `mixed_bfloat16` where `bfloat16_capped`, which is an error rather than an abort."""
     if requested == "auto":
-        return "mixed_bfloat16" if (isa or isa_class()) in NATIVE_BFLOAT16 else "float32"
+        return "mixed_bfloat16" if (isa or isa_class()) in FAST_BFLOAT16 else "float32"
     if requested == "mixed_bfloat16" and bfloat16_capped(isa, hardware):
         raise PipelineError(
             "precision: mixed_bfloat16 cannot run with oneDNN capped below bfloat16 on this bfloat16 CPU "
