@@ -350,11 +350,14 @@ def test_forced_rerun_gives_identical_metrics(project):
         tflite = _json(reports / "tflite.json")
         timings = ("latency_ms_median", "latency_ms_p95", "throughput_images_per_s")
         results = {f: {k: v for k, v in tflite[f].items() if k not in timings} for f in ("float32", "int8")}
-        return [(seed / name).read_text() for name in ("metrics.json", "history.csv", "predictions.csv")], results
+        files = [seed / name for name in ("metrics.json", "history.csv", "predictions.csv")]
+        return [path.read_text() for path in (*files, root / "reports" / "metrics.json")], results
 
     before = outputs()
     result = run_command(["dvc", "repro", "--force", f"export@{GATED}", f"evaluate@{GATED}-{SEEDS[0]}"], root)
     assert f"train@{GATED}-{SEEDS[0]}" in stages_run(result.stdout)
+    result = run_command(["dvc", "repro", "--force", "--single-item", "compare"], root)  # the headline, from them
+    assert stages_run(result.stdout) == {"compare"}
     assert outputs() == before
 
 

@@ -93,8 +93,10 @@ def curves_csv(all_histories: dict[str, dict[int, dict[str, list[float]]]]) -> s
 
 
 def headline(rows: list[dict]) -> dict:
-    """Per variant, the few numbers `dvc metrics show` and `dvc exp show` list (means over seeds)."""
-    keys = ("test_accuracy", "test_accuracy_sd", "val_accuracy", "test_loss", "train_seconds", "tflite_size_bytes")
+    """Per variant, the few numbers `dvc metrics show` and `dvc exp show` list (means over seeds): results only,
+    no timings, so that two runs of the same code and params write the same file (train seconds are in
+    comparison.json and .md, and in MLflow)."""
+    keys = ("test_accuracy", "test_accuracy_sd", "val_accuracy", "test_loss", "tflite_size_bytes")
     return {
         row["variant"]: {key: row[key] for key in keys} | {"int8_size_bytes": row["on_device"]["int8"]["size_bytes"]}
         for row in rows

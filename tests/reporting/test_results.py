@@ -55,6 +55,7 @@ def test_the_headline_is_a_few_numbers_per_variant(written):
     headline = results.headline([row])
     assert list(headline) == ["cnn"] and len(headline["cnn"]) <= 12
     assert headline["cnn"]["int8_size_bytes"] == 260_000
+    assert row["train_seconds"] and not [key for key in headline["cnn"] if "seconds" in key]  # reruns write one file
 
 
 def test_curves_are_long_form_with_a_row_per_epoch_split_and_seed():
