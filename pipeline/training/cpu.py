@@ -7,8 +7,9 @@ AMX's tiles trained the CNNs about twice as fast in bfloat16 as in float32, but 
 (Intel Xeons whose hypervisor hides AMX, AMD Zen 4 and 5) the casts and reorders around these small
 convolutions cost more than bfloat16 saves: `cnn_dropout` trained at 2,509 images/s in bfloat16
 against 5,029 in float32 on an Intel Xeon (family 6 model 207, AVX512-BF16, native; chunks of 12,800
-images alternated in one process, bench/train_precision.py). So `auto` picks bfloat16 on AMX only. TensorFlow exposes no Python check for it (its C++
-`IsBF16SupportedByOneDNNOnThisCPU` is not wrapped), so the class is read from the CPU's flags,
+images alternated in one process, bench/train_precision.py). So `auto` picks bfloat16 on AMX only.
+TensorFlow exposes no Python check for the class (its C++ `IsBF16SupportedByOneDNNOnThisCPU` is not
+wrapped), so it is read from the CPU's flags,
 capped as oneDNN caps itself: by `ONEDNN_MAX_CPU_ISA`, and not at all with `TF_ENABLE_ONEDNN_OPTS=0`
 (no oneDNN, so no fast bfloat16). `tests/test_cpu.py` checks it against what oneDNN prints.
 """
