@@ -83,11 +83,11 @@ def stage_shares(stages: dict[str, float], total: float) -> dict[str, float]:
     return shares
 
 
-def import_seconds(module: str, root: Path) -> float:
-    """Wall seconds of a Python process that imports a stage module and exits as stages do."""
+def import_seconds(module: str, root: Path, env: dict[str, str]) -> float:
+    """Wall seconds of a Python process that imports a stage module and exits as stages do, in `env`."""
     code = f"import gc, {module}; gc.freeze()"  # what `cli.run` does at the end of a stage
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-c", code], cwd=root, env=command_env(), check=True)
+    subprocess.run([sys.executable, "-c", code], cwd=root, env=env, check=True)
     return time.perf_counter() - started
 
 
@@ -119,7 +119,7 @@ def measure_class(env: dict[str, str]) -> dict:
             "noop": noop,
             "peer": peer_seconds(root, env),
             "tracking": tracking_seconds(root),
-            "imports": {module: import_seconds(f"pipeline.{module}", root) for module in STAGE_MODULES},
+            "imports": {module: import_seconds(f"pipeline.{module}", root, env) for module in STAGE_MODULES},
             "trained_in": {
                 f"{path.parent.parent.name}/{path.parent.name}": json.loads(path.read_text())["precision"]
                 for path in sorted((root / "reports" / "variants").glob("*/seed-*/training.json"))
