@@ -32,6 +32,7 @@ from conftest import (
 )
 from scipy import stats
 
+from pipeline.reporting import ranking
 from pipeline.reporting.gate_checks import TFLITE_BOUNDS
 from pipeline.training import cpu
 
@@ -533,16 +534,26 @@ def _champion_moves_only_past_the_gate(root: Path, client, best: str, before: di
     metrics = _json(_seed_dir(root, "reports", best, SEEDS[0]) / "metrics.json")
     assert round(accuracy, 6) == metrics["test_accuracy"]
 
-    edit_params(root, lambda params: params["compare"].update(best_by="train_seconds"))  # another best variant
+    column, other = _another_best(_json(root / "reports" / "comparison.json")["variants"], best)
+    edit_params(root, lambda params: params["compare"].update(best_by=column))
     result = run_command(["dvc", "repro", "--no-run-cache"], root)
-    fastest = _json(root / "reports" / "comparison.json")["best"]
-    known = _version_of(before, fastest, model_id(fastest))  # registered before if it once was the best
+    assert _json(root / "reports" / "comparison.json")["best"] == other
+    known = _version_of(before, other, model_id(other))  # registered before if it once was the best
     new = known or str(len(before) + 1)
-    assert fastest != best
-    registered = f"{REGISTERED} version {new} is {fastest}'s seed {SEEDS[0]} model"
+    registered = f"{REGISTERED} version {new} is {other}'s seed {SEEDS[0]} model"
     assert f"{registered} ({'registered before' if known else 'new'}); `champion` → version {new}" in result.stdout
-    assert _versions(client) == before | {new: (fastest, model_id(fastest))}  # the old champion's version stays
+    assert _versions(client) == before | {new: (other, model_id(other))}  # the old champion's version stays
     assert _champion(client) == new
+
+
+def _another_best(rows: list[dict], best: str) -> tuple[str, str]:
+    """A `compare.best_by` column under which another variant than `best` is the best, and that variant. Which
+    column does it varies with the CPU (one epoch on 3,000 images: the MLP that is fastest may also be the most
+    accurate), so the first of several that does."""
+    for column in ("train_seconds", "train_test_gap", "test_loss", "val_accuracy", "tflite_size_bytes"):
+        if (other := ranking.best_variant(rows, column)) != best:
+            return column, other
+    pytest.fail(f"{best} is the best variant by every column tried")
 
 
 def test_the_champion_is_served_over_http_with_scores_for_real_images(project):
