@@ -206,9 +206,17 @@ SMALL_VARIANTS = ("mlp", "mlp_dropout")
 SMALL_HIDDEN_UNITS = 16
 
 
+def tiny_data_and_export(params: dict) -> None:
+    """The end-to-end tests' data and export, edited into params.yaml's values (for `edit_params`): 3,000
+    training images; export's measurements capped (every file still runs on all 10,000 test images)."""
+    params["data"]["limit"] = 3000
+    params["export"].update(representative_images=100, latency_runs=20)  # of 500 and 200
+    params["export"]["app"].update(calibration_images=50, test_images=200, mediapipe_images=50)  # of 300, all and 1,000
+
+
 def small_pipeline(params: dict) -> None:
     """Edit params.yaml's values into SMALL_VARIANTS' small pipeline (for `edit_params`)."""
-    params["data"]["limit"] = 3000
+    tiny_data_and_export(params)
     params["seeds"] = params["seeds"][:1]
     params["run_variants"] = list(SMALL_VARIANTS)
     params["variants"] = {
@@ -216,8 +224,6 @@ def small_pipeline(params: dict) -> None:
     }
     params["compare"]["effects"] = {"dropout": [list(SMALL_VARIANTS)]}
     params["gate"]["min_test_accuracy_by_variant"] = {}
-    params["export"].update(representative_images=100, latency_runs=20)
-    params["export"]["app"].update(calibration_images=50, test_images=200, mediapipe_images=50)  # of 10,000 and 1,000
 
 
 def _queue_statuses(root: Path, experiments) -> dict[str, str]:
@@ -319,6 +325,11 @@ def stop_process_group(process: subprocess.Popen) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
     process.wait()
+
+
+def read_json(path: Path) -> dict:
+    """A JSON file the pipeline wrote."""
+    return json.loads(path.read_text())
 
 
 def stages_run(output: str) -> set[str]:

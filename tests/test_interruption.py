@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import REPOSITORY, command_env, copy_project, edit_params, init_git, run_command
+from conftest import REPOSITORY, command_env, copy_project, edit_params, init_git, run_command, tiny_data_and_export
 from mlflow import MlflowClient
 
 from pipeline.core import files
@@ -47,14 +47,12 @@ STAGE_COMMANDS = {"evaluate": EVALUATE, "export": EXPORT}
 
 
 def _tiny_and_slow(params: dict) -> None:
-    params["data"]["limit"] = 3000
+    tiny_data_and_export(params)
     params["seeds"] = [SEED]
     params["run_variants"] = [VARIANT]
     params["variants"] = {VARIANT: dict(params["variants"][VARIANT], hidden_units=[32], epochs=EPOCHS)}
     params["compare"]["effects"] = {}  # one variant: no pair to compare
     params["gate"]["min_test_accuracy_by_variant"] = {}
-    params["export"].update(representative_images=100, latency_runs=20)
-    params["export"]["app"].update(calibration_images=50, test_images=200, mediapipe_images=50)  # of 10,000 and 1,000
 
 
 @pytest.fixture(scope="module")

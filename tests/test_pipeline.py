@@ -25,9 +25,11 @@ from conftest import (
     edit_params,
     free_port,
     init_git,
+    read_json,
     run_command,
     stages_run,
     stop_process_group,
+    tiny_data_and_export,
     wait_for,
 )
 from scipy import stats
@@ -51,13 +53,11 @@ GATED = max(DESIGN, key=lambda v: PARAMS["gate"]["min_test_accuracy_by_variant"]
 
 
 def _tiny(params: dict) -> None:
-    params["data"]["limit"] = 3000
+    tiny_data_and_export(params)
     params["seeds"] = list(SEEDS)
     params["run_variants"] = list(VARIANTS)
     for spec in params["variants"].values():
         spec["epochs"] = 1
-    params["export"].update(representative_images=100, latency_runs=20)
-    params["export"]["app"].update(calibration_images=50, test_images=200, mediapipe_images=50)
 
 
 @pytest.fixture(scope="module")
@@ -91,10 +91,6 @@ def _seed_dir(root: Path, kind: str, variant: str, seed: int) -> Path:
     return root / kind / ("variants" if kind == "reports" else "") / variant / f"seed-{seed}"
 
 
-def _json(path: Path) -> dict:
-    return json.loads(path.read_text())
-
-
 def test_repro_trains_and_evaluates_every_variant_per_seed_and_exports_each_once(project):
     root, output = project
     per_seed = {f"{stage}@{v}-{s}" for stage in ("train", "evaluate") for v in VARIANTS for s in SEEDS}
@@ -117,15 +113,15 @@ def test_repro_trains_and_evaluates_every_variant_per_seed_and_exports_each_once
 
 def test_metrics_are_well_above_chance_and_tflite_agrees_with_the_shipped_seed(project):
     root, _ = project
-    summary = _json(root / "reports" / "data" / "summary.json")
+    summary = read_json(root / "reports" / "data" / "summary.json")
     assert summary["counts"]["train"]["total"] + summary["counts"]["val"]["total"] == 3000
     assert summary["counts"]["test"]["total"] == 10_000
     for variant in VARIANTS:
         shipped = root / "reports" / "variants" / variant / f"seed-{SEEDS[0]}"
-        metrics = _json(shipped / "metrics.json")
-        tflite = _json(root / "reports" / "variants" / variant / "tflite.json")
+        metrics = read_json(shipped / "metrics.json")
+        tflite = read_json(root / "reports" / "variants" / variant / "tflite.json")
         assert metrics["test_accuracy"] > 0.6, variant
-        assert set(_json(shipped / "per_class.json")["Ankle boot"]) == {"precision", "recall", "f1"}
+        assert set(read_json(shipped / "per_class.json")["Ankle boot"]) == {"precision", "recall", "f1"}
         assert tflite["float32"]["top1_agreement"] >= 0.999
         assert tflite["float32"]["accuracy"] == pytest.approx(metrics["test_accuracy"], abs=0.001)
         for flavour, path in zip(("float32", "dynamic_range", "float16", "int8"), _tflite_files(root, variant)):
@@ -158,7 +154,7 @@ def test_the_precision_used_and_the_cpu_are_recorded(project):
     for variant in VARIANTS:
         expected = cpu.resolve_precision(params["variants"][variant].get("precision", "auto"))
         for seed in SEEDS:
-            training = _json(_seed_dir(root, "reports", variant, seed) / "training.json")
+            training = read_json(_seed_dir(root, "reports", variant, seed) / "training.json")
             assert training["precision"] == expected, variant
             assert (training["cpu_isa"], training["cpu_model"]) == (cpu.isa_class(), cpu.model())
             assert runs.loc[f"{variant} seed {seed}", "params.precision_used"] == expected
@@ -191,13 +187,13 @@ def test_mlflow_nests_each_variants_seed_runs_under_one_parent_run(project):
             assert {"model.tflite", "model_int8.tflite", "labels.txt"} <= artifacts
         _check_logged_model_and_datasets(root, client, run)
     for variant, parent in parents.iterrows():
-        mean = _json(root / "reports" / "comparison.json")["variants"][VARIANTS.index(variant)]["test_accuracy"]
+        mean = read_json(root / "reports" / "comparison.json")["variants"][VARIANTS.index(variant)]["test_accuracy"]
         assert parent["metrics.test_accuracy"] == pytest.approx(mean) and parent["metrics.seeds"] == len(SEEDS)
     assert (root / "mlartifacts").is_dir()
     (comparison,) = all_runs[all_runs["tags.run_type"] == "comparison"].itertuples()
     artifacts = {artifact.path for artifact in client.list_artifacts(comparison.run_id)}
     assert artifacts == {"comparison.md", "comparison.json", "comparison.png", "metrics.json", "curves.csv"}
-    effects = _json(root / "reports" / "comparison.json")["effects"]
+    effects = read_json(root / "reports" / "comparison.json")["effects"]
     logged = client.get_run(comparison.run_id).data.metrics
     for effect in effects:
         key = f"effect.{effect['baseline']}_to_{effect['changed']}"
@@ -208,7 +204,7 @@ def test_mlflow_nests_each_variants_seed_runs_under_one_parent_run(project):
 def _check_logged_model_and_datasets(root: Path, client, run) -> None:
     """The run's model is an MLflow model with its evaluation linked to it; its inputs are the splits."""
     variant, seed = run["tags.variant"], int(run["tags.seed"])
-    recorded = _json(_seed_dir(root, "models", variant, seed) / "mlflow_run.json")
+    recorded = read_json(_seed_dir(root, "models", variant, seed) / "mlflow_run.json")
     full = client.get_run(run["run_id"])
     assert [output.model_id for output in full.outputs.model_outputs] == [recorded["model_id"]]
     inputs = {i.dataset.name: (i.dataset.digest, [t.value for t in i.tags]) for i in full.inputs.dataset_inputs}
@@ -226,17 +222,17 @@ def _check_logged_model_and_datasets(root: Path, client, run) -> None:
     assert {("test_accuracy", "fashion_mnist-test"), ("train_accuracy", "fashion_mnist-train")} <= linked
     if seed == SEEDS[0]:
         assert ("tflite.int8.accuracy", "fashion_mnist-test") in linked
-    metrics = _json(_seed_dir(root, "reports", variant, seed) / "metrics.json")
+    metrics = read_json(_seed_dir(root, "reports", variant, seed) / "metrics.json")
     assert {m.key: m.value for m in logged.metrics}["test_accuracy"] == metrics["test_accuracy"]
 
 
 def test_comparison_has_a_row_per_variant_with_its_seeds_and_names_the_best(project):
     root, output = project
-    comparison = _json(root / "reports" / "comparison.json")
+    comparison = read_json(root / "reports" / "comparison.json")
     rows = {row["variant"]: row for row in comparison["variants"]}
     assert list(rows) == list(VARIANTS)
     for variant, row in rows.items():
-        per_seed = [_json(_seed_dir(root, "reports", variant, s) / "metrics.json")["test_accuracy"] for s in SEEDS]
+        per_seed = [read_json(_seed_dir(root, "reports", variant, s) / "metrics.json")["test_accuracy"] for s in SEEDS]
         assert [seed["test_accuracy"] for seed in row["seeds"]] == per_seed
         assert row["test_accuracy"] == pytest.approx(np.mean(per_seed), abs=1e-6)
         assert row["test_accuracy_sd"] == pytest.approx(np.std(per_seed, ddof=1), abs=1e-6)
@@ -255,7 +251,7 @@ def test_comparison_has_a_row_per_variant_with_its_seeds_and_names_the_best(proj
 def test_the_report_states_each_effect_with_its_interval_and_tests(project):
     root, _ = project
     params = yaml.safe_load((root / "params.yaml").read_text())
-    comparison = _json(root / "reports" / "comparison.json")
+    comparison = read_json(root / "reports" / "comparison.json")
     pairs = [tuple(pair) for pairs in params["compare"]["effects"].values() for pair in pairs]
     assert [(e["baseline"], e["changed"]) for e in comparison["effects"]] == pairs
     report = (root / "reports" / "comparison.md").read_text().split("## Variants")[0]
@@ -274,7 +270,7 @@ def test_the_report_states_each_effect_with_its_interval_and_tests(project):
 def test_the_prediction_files_reproduce_every_accuracy_and_p_value(project):
     """Anyone can recompute the report from the per-image predictions DVC tracks."""
     root, _ = project
-    comparison = _json(root / "reports" / "comparison.json")
+    comparison = read_json(root / "reports" / "comparison.json")
 
     def correct(variant: str, seed: int) -> np.ndarray:
         lines = (_seed_dir(root, "reports", variant, seed) / "predictions.csv").read_text().splitlines()[1:]
@@ -348,7 +344,7 @@ def test_forced_rerun_gives_identical_metrics(project):
     seed = reports / f"seed-{SEEDS[0]}"
 
     def outputs():
-        tflite = _json(reports / "tflite.json")
+        tflite = read_json(reports / "tflite.json")
         timings = ("latency_ms_median", "latency_ms_p95", "throughput_images_per_s")
         results = {f: {k: v for k, v in tflite[f].items() if k not in timings} for f in ("float32", "int8")}
         files = [seed / name for name in ("metrics.json", "history.csv", "predictions.csv")]
@@ -380,26 +376,21 @@ def test_changing_one_seed_reruns_only_that_seeds_stages(project):
     assert changed == {f"{stage}@{v}-{new_seed}" for stage in ("train", "evaluate") for v in VARIANTS} | {"compare"}
 
 
-def test_changing_one_variants_dropout_reruns_only_that_variant(project):
+def test_changing_two_variants_reruns_only_their_stages(project):
+    """The CNN's dropout and the MLP's width changed at once: one repro runs those two variants' stages of
+    every seed, their exports and compare, and none of the others' (the other 2 x 2 variants, the extra)."""
     root, _ = project
     dropout = PARAMS["variants"][CNN].get("dropout", 0) + 0.1
-    with _edited(root, lambda params: params["variants"][CNN].update(dropout=dropout)):
-        result = run_command(["dvc", "repro"], root)
-    per_seed = {f"{stage}@{CNN}-{seed}" for stage in ("train", "evaluate") for seed in SEEDS}
-    assert stages_run(result.stdout) == per_seed | {f"export@{CNN}", "compare"}
 
-
-def test_changing_one_variant_reruns_only_that_variant(project):
-    root, _ = project
-
-    def widen_mlp(params):
+    def change_two(params):
+        params["variants"][CNN]["dropout"] = dropout
         params["variants"][MLP]["hidden_units"] = [64]
 
-    with _edited(root, widen_mlp):
+    with _edited(root, change_two):
         result = run_command(["dvc", "repro"], root)
-        parameters = _json(_seed_dir(root, "reports", MLP, SEEDS[0]) / "training.json")["parameters"]
-    per_seed = {f"{stage}@{MLP}-{seed}" for stage in ("train", "evaluate") for seed in SEEDS}
-    assert stages_run(result.stdout) == per_seed | {f"export@{MLP}", "compare"}
+        parameters = read_json(_seed_dir(root, "reports", MLP, SEEDS[0]) / "training.json")["parameters"]
+    per_seed = {f"{stage}@{v}-{seed}" for stage in ("train", "evaluate") for seed in SEEDS for v in (CNN, MLP)}
+    assert stages_run(result.stdout) == per_seed | {f"export@{CNN}", f"export@{MLP}", "compare"}
     assert parameters == (28 * 28 + 1) * 64 + (64 + 1) * 10  # one Dense(64) layer, then the 10 logits
 
 
@@ -453,7 +444,7 @@ def test_gate_fails_below_the_thresholds_and_passes_above(project):
         run_command(["git", "add", "reports", "params.yaml", "dvc.lock"], root)
         run_command(["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "baseline"], root)
         comparison_file = root / "reports" / "comparison.json"
-        comparison = _json(comparison_file)
+        comparison = read_json(comparison_file)
         comparison["variants"][0]["test_accuracy"] -= 0.02
         comparison_file.write_text(json.dumps(comparison))
         regressed = _check(root, "--against", "HEAD")
@@ -497,10 +488,10 @@ def _lenient_gate(params: dict) -> None:
 def test_compare_registers_the_best_variants_shipped_seed_and_champion_moves_only_past_the_gate(project):
     root, output = project
     client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{root / 'mlflow.db'}")
-    best = _json(root / "reports" / "comparison.json")["best"]
+    best = read_json(root / "reports" / "comparison.json")["best"]
 
     def model_id(variant: str) -> str:
-        return _json(_seed_dir(root, "models", variant, SEEDS[0]) / "mlflow_run.json")["model_id"]
+        return read_json(_seed_dir(root, "models", variant, SEEDS[0]) / "mlflow_run.json")["model_id"]
 
     # The first repro registered the best variant's seed-1 model as version 1, below the repository's gate: no
     # champion. Other tests may have retrained a variant (a new model: a new version if best) and reran compare.
@@ -531,13 +522,13 @@ def _champion_moves_only_past_the_gate(root: Path, client, best: str, before: di
     with np.load(root / "data" / "prepared" / "test.npz") as test:
         logits = champion.predict(test["images"])
         accuracy = float((np.asarray(logits).argmax(axis=1) == test["labels"]).mean())
-    metrics = _json(_seed_dir(root, "reports", best, SEEDS[0]) / "metrics.json")
+    metrics = read_json(_seed_dir(root, "reports", best, SEEDS[0]) / "metrics.json")
     assert round(accuracy, 6) == metrics["test_accuracy"]
 
-    column, other = _another_best(_json(root / "reports" / "comparison.json")["variants"], best)
+    column, other = _another_best(read_json(root / "reports" / "comparison.json")["variants"], best)
     edit_params(root, lambda params: params["compare"].update(best_by=column))
     result = run_command(["dvc", "repro", "--no-run-cache"], root)
-    assert _json(root / "reports" / "comparison.json")["best"] == other
+    assert read_json(root / "reports" / "comparison.json")["best"] == other
     known = _version_of(before, other, model_id(other))  # registered before if it once was the best
     new = known or str(len(before) + 1)
     registered = f"{REGISTERED} version {new} is {other}'s seed {SEEDS[0]} model"

@@ -2,7 +2,6 @@
 through every stage, with its class names; in a file of its own so that `make test` runs it beside
 test_pipeline.py's Fashion-MNIST project."""
 
-import json
 import re
 import sys
 from pathlib import Path
@@ -11,13 +10,18 @@ import mlflow
 import numpy as np
 import pytest
 from ai_edge_litert.interpreter import Interpreter
-from conftest import FOLDER_CLASSES, copy_project, edit_params, init_git, run_command, stages_run, write_image_folder
+from conftest import (
+    FOLDER_CLASSES,
+    copy_project,
+    edit_params,
+    init_git,
+    read_json,
+    run_command,
+    stages_run,
+    write_image_folder,
+)
 
 pytestmark = pytest.mark.slow  # the real `dvc repro` on a copy of the project
-
-
-def _json(path: Path) -> dict:
-    return json.loads(path.read_text())
 
 
 FOLDER_VARIANTS = {
@@ -57,13 +61,13 @@ def test_an_image_folder_runs_through_every_stage_with_its_class_names(folder_pr
     stages = {f"{stage}@{v}-1" for stage in ("train", "evaluate") for v in FOLDER_VARIANTS}
     stages |= {f"export@{v}" for v in FOLDER_VARIANTS}
     assert stages_run(output) == {"fetch", "preprocess", "compare"} | stages
-    dataset = json.loads((root / "data" / "prepared" / "dataset.json").read_text())
+    dataset = read_json(root / "data" / "prepared" / "dataset.json")
     assert dataset["class_names"] == list(FOLDER_CLASSES) and dataset["image_shape"] == [16, 16, 3]
-    comparison = json.loads((root / "reports" / "comparison.json").read_text())
+    comparison = read_json(root / "reports" / "comparison.json")
     assert [row["variant"] for row in comparison["variants"]] == list(FOLDER_VARIANTS)
     for variant in FOLDER_VARIANTS:
         reports = root / "reports" / "variants" / variant / "seed-1"
-        assert sorted(_json(reports / "per_class.json")) == sorted(FOLDER_CLASSES)
+        assert sorted(read_json(reports / "per_class.json")) == sorted(FOLDER_CLASSES)
         assert set((reports / "predictions.csv").read_text().split()[1:]) <= {
             f"{actual},{predicted}" for actual in FOLDER_CLASSES for predicted in FOLDER_CLASSES
         }

@@ -16,7 +16,16 @@ import mlflow
 import numpy as np
 import pytest
 import yaml
-from conftest import REPOSITORY, copy_project, edit_params, free_port, run_command, stop_process_group, wait_for
+from conftest import (
+    REPOSITORY,
+    copy_project,
+    edit_params,
+    free_port,
+    run_command,
+    stop_process_group,
+    tiny_data_and_export,
+    wait_for,
+)
 from mlflow import MlflowClient
 
 from pipeline.core.paths import SYSTEM_DATA_DIR
@@ -32,13 +41,11 @@ REPORTS = Path("reports") / "variants" / "mlp" / f"seed-{SEED}"
 
 
 def _tiny(params: dict) -> None:
-    params["data"]["limit"] = 3000
+    tiny_data_and_export(params)
     params["seeds"] = [SEED]
     for spec in params["variants"].values():
         spec["epochs"] = 1
     params["variants"]["mlp"]["hidden_units"] = [32]
-    params["export"].update(representative_images=100, latency_runs=20)
-    params["export"]["app"].update(calibration_images=50, test_images=200, mediapipe_images=50)  # of 10,000 and 1,000
 
 
 @pytest.fixture(scope="module")
