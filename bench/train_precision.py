@@ -18,9 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.train_speed import PEER_BATCH, peer_model  # noqa: E402
+from bench.train_speed import PEER_BATCH, compiled_peer, peer_inputs  # noqa: E402
 from pipeline.core import config  # noqa: E402
-from pipeline.core.frameworks import keras  # noqa: E402
 from pipeline.core.paths import split_path  # noqa: E402
 from pipeline.data.split_files import load_split  # noqa: E402
 from pipeline.training import cpu  # noqa: E402
@@ -44,10 +43,8 @@ def trainers(spec: config.VariantParams, images, labels, chunk: int) -> dict:
         compile_model(model, spec, steps_per_epoch(len(labels), spec.batch_size))
         data = make_dataset(images, labels, spec.batch_size, shuffle_seed=0).repeat()
         runs[precision] = lambda m=model, d=data: m.fit(d, steps_per_epoch=chunk // spec.batch_size, verbose=0)
-    peer = peer_model(spec.model)
-    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-    peer.compile(optimizer="adam", loss=loss, metrics=["accuracy"])
-    scaled, start = images / 255.0, [0]
+    peer = compiled_peer(spec.model)
+    scaled, start = peer_inputs(images), [0]
 
     def peer_chunk() -> None:
         first = start[0] % (len(labels) - chunk)

@@ -78,12 +78,24 @@ def peer_model(model_type: str) -> keras.Model:
     return keras.Sequential([keras.Input((28, 28)), *body, layers.Dense(10)])
 
 
-def train_peer(model_type: str, train, clock: EpochClock) -> keras.Model:
+def compiled_peer(model_type: str) -> keras.Model:
+    """The tutorial's model compiled as the tutorial does: Adam, cross-entropy from logits. It takes pixels
+    scaled to [0, 1] (`peer_inputs`)."""
     model = peer_model(model_type)
     model.compile(
         optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"]
     )
-    model.fit(train[0] / 255.0, train[1], epochs=PEER_EPOCHS, batch_size=PEER_BATCH, verbose=0, callbacks=[clock])
+    return model
+
+
+def peer_inputs(images: np.ndarray) -> np.ndarray:
+    """Pixels as the tutorial feeds them: divided by 255 outside the model."""
+    return images / 255.0
+
+
+def train_peer(model_type: str, train, clock: EpochClock) -> keras.Model:
+    model = compiled_peer(model_type)
+    model.fit(peer_inputs(train[0]), train[1], epochs=PEER_EPOCHS, batch_size=PEER_BATCH, verbose=0, callbacks=[clock])
     return model
 
 
@@ -119,7 +131,7 @@ def train_and_trace(who: str, name: str) -> dict:
     precision = "float32" if who == "peer" else cpu.resolve_precision(spec.precision)
     if who == "peer":
         model = train_peer(spec.model, train, clock)
-        curve = accuracy_curve(model, clock.snapshots, test_images / 255.0, test_labels)
+        curve = accuracy_curve(model, clock.snapshots, peer_inputs(test_images), test_labels)
     else:
         model = as_float32(train_ours(spec, precision, train, val, params.seed, clock), spec)
         curve = accuracy_curve(model, clock.snapshots, test_images.astype(np.float32), test_labels)
