@@ -14,41 +14,22 @@ import numpy as np
 
 from pipeline.core.errors import PipelineError
 from pipeline.core.native_logs import quiet_native_logs
-from pipeline.on_device.litert import APP_INPUT_NAME, APP_OUTPUT_NAME, SIGNATURE
-
-with quiet_native_logs():
-    from ai_edge_litert.interpreter import Interpreter
-
-_LITERT_ERRORS = (ValueError, RuntimeError)
-
-
-def _app_runner(content: bytes, threads: int, source: str) -> Callable:
-    """The file's `serving_default` signature runner; a PipelineError when it is no app flavour."""
-    try:
-        with quiet_native_logs():
-            interpreter = Interpreter(model_content=bytes(content), num_threads=threads)
-            signatures = interpreter.get_signature_list()
-    except _LITERT_ERRORS as error:
-        raise PipelineError(f"{source} is not a TensorFlow Lite model: {error}".splitlines()[0]) from error
-    if signatures.get(SIGNATURE) != {"inputs": [APP_INPUT_NAME], "outputs": [APP_OUTPUT_NAME]}:
-        raise PipelineError(
-            f"{source} has no `{SIGNATURE}` signature taking `{APP_INPUT_NAME}` and returning "
-            f"`{APP_OUTPUT_NAME}` (it has {signatures or 'none'}): it is not an app flavour"
-        )
-    return interpreter.get_signature_runner(SIGNATURE)
+from pipeline.on_device.litert import APP_INPUT_NAME, APP_OUTPUT_NAME, LITERT_ERRORS, signature_runner
 
 
 def app_scorer(content: bytes, threads: int, source: str = "the app flavour") -> Callable[[np.ndarray], np.ndarray]:
     """A function giving every class's score (N, classes) for uint8 RGB images (N, height, width, 3) at the
     file's input size, one image a call with `threads` threads, as MediaPipe would score them."""
-    runner = _app_runner(content, threads, source)
+    _, runner = signature_runner(
+        content, threads, source, (APP_INPUT_NAME, APP_OUTPUT_NAME), "it is not an app flavour"
+    )
 
     def scores(images: np.ndarray) -> np.ndarray:
         images = np.ascontiguousarray(images)
         try:
             with quiet_native_logs():  # the first call prints "Created TensorFlow Lite XNNPACK delegate for CPU"
                 return np.concatenate([runner(**{APP_INPUT_NAME: image[None]})[APP_OUTPUT_NAME] for image in images])
-        except _LITERT_ERRORS as error:
+        except LITERT_ERRORS as error:
             raise PipelineError(f"{source} failed to run: {error}".splitlines()[0]) from error
 
     return scores

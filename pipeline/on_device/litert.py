@@ -59,6 +59,28 @@ class Quantization:
         return f"{name}{shape}, real = {self.scale:.6g} * (q - {self.zero_point})"
 
 
+LITERT_ERRORS = (ValueError, RuntimeError)  # what LiteRT raises for a file it cannot load or run
+
+
+def signature_runner(content: bytes, threads: int, source: str, names: tuple[str, str], hint: str) -> tuple:
+    """The interpreter of a `.tflite` file's `content` (with `threads` threads) and its `serving_default`
+    signature's runner, which must take and return `names` (input, output); else a one-line PipelineError
+    naming `source`: not a TensorFlow Lite file, or another signature (then `hint` says what to do)."""
+    try:
+        with quiet_native_logs():  # allocating prints "Created TensorFlow Lite XNNPACK delegate"
+            interpreter = Interpreter(model_content=bytes(content), num_threads=threads)
+            interpreter.allocate_tensors()
+            signatures = interpreter.get_signature_list()
+    except LITERT_ERRORS as error:
+        raise PipelineError(f"{source} is not a TensorFlow Lite model: {error}".splitlines()[0]) from error
+    if signatures.get(SIGNATURE) != {"inputs": [names[0]], "outputs": [names[1]]}:
+        raise PipelineError(
+            f"{source} has no `{SIGNATURE}` signature taking `{names[0]}` and returning `{names[1]}` "
+            f"(it has {signatures or 'none'}): {hint}"
+        )
+    return interpreter, interpreter.get_signature_runner(SIGNATURE)
+
+
 def _quantization(detail: dict) -> Quantization:
     scale, zero_point = detail["quantization"]
     return Quantization(detail["dtype"], float(scale), int(zero_point))
@@ -68,20 +90,8 @@ class TFLiteModel:
     """A `.tflite` classifier behind its `serving_default` signature: raw pixels in, float32 logits out."""
 
     def __init__(self, content: bytes, threads: int, source: str = "model"):
-        try:
-            with quiet_native_logs():  # allocating prints "Created TensorFlow Lite XNNPACK delegate"
-                self.interpreter = Interpreter(model_content=content, num_threads=threads)
-                self.interpreter.allocate_tensors()
-                signatures = self.interpreter.get_signature_list()
-        except (ValueError, RuntimeError) as error:
-            raise PipelineError(f"{source} is not a TensorFlow Lite model: {error}".splitlines()[0]) from error
-        expected = {"inputs": [INPUT_NAME], "outputs": [OUTPUT_NAME]}
-        if signatures.get(SIGNATURE) != expected:
-            raise PipelineError(
-                f"{source} has no `{SIGNATURE}` signature taking `{INPUT_NAME}` and returning `{OUTPUT_NAME}` "
-                f"(it has {signatures or 'none'}): export it with `python -m pipeline.export`"
-            )
-        self.runner = self.interpreter.get_signature_runner(SIGNATURE)
+        hint = "export it with `python -m pipeline.export`"
+        self.interpreter, self.runner = signature_runner(content, threads, source, (INPUT_NAME, OUTPUT_NAME), hint)
         details = self.runner.get_input_details()[INPUT_NAME], self.runner.get_output_details()[OUTPUT_NAME]
         self.input_shape = tuple(int(size) for size in details[0]["shape_signature"][1:])
         output_shape = details[1]["shape_signature"]
@@ -120,7 +130,7 @@ class TFLiteModel:
         """One call of the signature on already-quantized input: the raw output tensor."""
         try:
             return self.runner(**{INPUT_NAME: model_input})[OUTPUT_NAME]
-        except (ValueError, RuntimeError) as error:
+        except LITERT_ERRORS as error:
             raise PipelineError(f"{self.source} failed to run: {error}".splitlines()[0]) from error
 
     def logits(self, pixels: np.ndarray, batch_size: int = 256) -> np.ndarray:
