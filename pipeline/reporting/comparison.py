@@ -39,7 +39,7 @@ def effects_section(
     ]
     lines += [f"- {effects.describe(effect, test_images)}" for effect in found] or ["- (no pair of the design ran)"]
     if best is not None:
-        lines += ["", _against_runner_up(best, metric) + effects.describe(best, test_images)]
+        lines += ["", _against_runner_up(best, metric) + effects.describe(best, test_images, named=False)]
     return "\n".join(lines) + "\n"
 
 

@@ -135,11 +135,14 @@ def _points(value: float) -> str:
     return f"{value * 100:+.2f}".replace("-", "−")
 
 
-def describe(effect: Effect, test_images: int) -> str:
+def describe(effect: Effect, test_images: int, named: bool = True) -> str:
     """One sentence a reader can quote, e.g. `dropout on the cnn (cnn → cnn_dropout): +0.40 points
-    (95% CI −0.10 to +0.90 over 3 seeds): not distinguishable from seed noise; McNemar p per seed: …`."""
+    (95% CI −0.10 to +0.90 over 3 seeds): not distinguishable from seed noise; McNemar p per seed: …`;
+    with `named` False it starts at the difference, for a sentence that has named the pair already."""
     share = f"{effect.confidence:.0%}"
-    head = f"{effect.label} ({effect.baseline} → {effect.changed}): {_points(effect.difference)} points"
+    head = f"{_points(effect.difference)} points"
+    if named:
+        head = f"{effect.label} ({effect.baseline} → {effect.changed}): {head}"
     mcnemar = ", ".join(f"{p:.2g}" if p > 0 else "< 1e-300" for p in effect.mcnemar.values())
     if effect.interval is not None:
         low, high = effect.interval

@@ -25,7 +25,11 @@ def test_the_report_says_whether_the_best_is_distinguishably_better_than_the_run
     best = best_against_runner_up(rows, "test_accuracy", correct, 0.95)
     assert (best.baseline, best.changed) == ("a", "b") and best.distinguishable
     text = effects_section([], best, 2000, (1,))
-    assert "**b** is distinguishably better in test accuracy than **a**, the runner-up by `test_accuracy`" in text
+    sentence = next(line for line in text.splitlines() if line.startswith("**b**"))
+    assert sentence.startswith(
+        "**b** is distinguishably better in test accuracy than **a**, the runner-up by `test_accuracy`: +"
+    )
+    assert "(a → b)" not in sentence and best.label not in sentence  # the pair is named once
     assert "**One seed**" in text and "dvc exp run -S 'seeds=[1,2,3]'" in text
     close = {"a": {s: _correct(0.9, s) for s in (1, 2)}, "b": {s: _correct(0.9, s + 10) for s in (1, 2)}}
     rows = [{"variant": "a", "test_accuracy": 0.9}, {"variant": "b", "test_accuracy": 0.901}]
