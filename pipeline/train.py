@@ -24,7 +24,7 @@ from pipeline.training.architectures import as_float32, build_model, compile_mod
 from pipeline.training.callbacks import EpochLogger, StopOnSignal
 from pipeline.training.history import write_history
 from pipeline.training.loop import configure_runtime, steps_per_epoch, train_model
-from pipeline.training.summary import recipe_digest, training_summary
+from pipeline.training.summary import code_digest, recipe_digest, training_summary
 
 
 def save_outputs(name: str, paths: SeedPaths, model: keras.Model, history: dict, summary: dict, examples) -> str:
@@ -60,7 +60,7 @@ def main() -> None:
         model = compile_model(model, spec, steps_per_epoch(len(train[1]), spec.batch_size))
         machine = {"precision": precision, **cpu.description()}
         tags = {"data_sha256": data_hash, "dataset": dataset.name, **machine}
-        recipe = recipe_digest(spec, data_hash)
+        recipe = recipe_digest(spec, data_hash, precision, code_digest())
         opened = runs.variant_run(name, seed, paths.run_file, params.experiment, new=True, tags=tags, recipe=recipe)
         with opened as run:
             log_splits({split: as_mlflow_dataset(split, *data, dataset.name) for split, data in splits.items()})

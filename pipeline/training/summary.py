@@ -4,8 +4,10 @@ stopped it early), on which CPU, and the digest of its recipe that groups a vari
 import dataclasses
 import hashlib
 import json
+from pathlib import Path
 
 from pipeline.core import config
+from pipeline.core.paths import TRAINING_CODE
 from pipeline.training.loop import StopAtTarget
 
 
@@ -35,7 +37,17 @@ def training_summary(model, spec: config.VariantParams, history: dict, seconds: 
     }
 
 
-def recipe_digest(spec: config.VariantParams, data_hash: str) -> str:
-    """What makes two seed runs the same experiment but for their seed: the variant's params and the data."""
-    recipe = json.dumps({"variant": dataclasses.asdict(spec), "data": data_hash}, sort_keys=True)
-    return hashlib.sha256(recipe.encode()).hexdigest()[:12]
+def code_digest(places: tuple[Path, ...] = TRAINING_CODE) -> str:
+    """A digest of the Python files at `places` (files, or folders searched recursively), by path and content."""
+    files = sorted(f for place in places for f in ([place] if place.is_file() else place.rglob("*.py")))
+    digest = hashlib.sha256()
+    for file in files:
+        digest.update(f"{file.relative_to(file.parents[1])}\n".encode() + file.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def recipe_digest(spec: config.VariantParams, data_hash: str, precision: str, code: str) -> str:
+    """What makes two seed runs the same experiment but for their seed: the variant's params, the data, the
+    precision it trained in (`auto` resolves per CPU) and the training code (`code_digest`)."""
+    recipe = {"variant": dataclasses.asdict(spec), "data": data_hash, "precision": precision, "code": code}
+    return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:12]

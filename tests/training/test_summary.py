@@ -1,7 +1,7 @@
 """What train records about a run: the rule that stopped it early, and the recipe that groups its seeds."""
 
 from pipeline.core.config import EarlyStoppingParams, StopAtParams, VariantParams
-from pipeline.training.summary import recipe_digest, stopped_early
+from pipeline.training.summary import code_digest, recipe_digest, stopped_early
 
 
 def test_a_stop_is_reported_with_its_rule_and_epoch():
@@ -13,10 +13,30 @@ def test_a_stop_is_reported_with_its_rule_and_epoch():
     assert stopped_early(VariantParams(model="mlp", epochs=2), history)["stopped_after_epoch"] is None
 
 
-def test_the_recipe_is_the_variants_params_and_data_and_nothing_else():
-    """Seed runs of one recipe share a parent run: an edited variant or new data is a new recipe."""
+def test_the_recipe_is_the_variants_params_data_precision_and_code_and_nothing_else():
+    """Seed runs of one recipe share a parent run: an edited variant, new data, another precision or other
+    training code is a new recipe."""
     spec = VariantParams(model="mlp", epochs=10)
-    recipe = recipe_digest(spec, "data-a")
-    assert recipe == recipe_digest(VariantParams(model="mlp", epochs=10), "data-a")
-    assert recipe != recipe_digest(VariantParams(model="mlp", epochs=11), "data-a")
-    assert recipe != recipe_digest(spec, "data-b")
+    recipe = recipe_digest(spec, "data-a", "float32", "code-a")
+    assert recipe == recipe_digest(VariantParams(model="mlp", epochs=10), "data-a", "float32", "code-a")
+    assert recipe != recipe_digest(VariantParams(model="mlp", epochs=11), "data-a", "float32", "code-a")
+    assert recipe != recipe_digest(spec, "data-b", "float32", "code-a")
+    assert recipe != recipe_digest(spec, "data-a", "mixed_bfloat16", "code-a")
+    assert recipe != recipe_digest(spec, "data-a", "float32", "code-b")
+
+
+def test_the_code_digest_follows_the_training_code_by_path_and_content(tmp_path):
+    package = tmp_path / "pipeline" / "training"
+    package.mkdir(parents=True)
+    (package / "loop.py").write_text("EPOCHS = 1\n")
+    (package / "notes.txt").write_text("not code")
+    train = tmp_path / "pipeline" / "train.py"
+    train.write_text("main()\n")
+    places = (train, package)
+    before = code_digest(places)
+    assert before == code_digest(places)
+    assert code_digest() != before  # the repository's own training code
+    (package / "notes.txt").write_text("still not code")
+    assert code_digest(places) == before
+    (package / "loop.py").write_text("EPOCHS = 2\n")
+    assert code_digest(places) != before
