@@ -17,6 +17,7 @@ import time
 import numpy as np
 
 from pipeline.core import config
+from pipeline.on_device import mediapipe_classifier
 from pipeline.on_device.app_input import app_input_size
 from pipeline.on_device.app_litert import app_scorer
 from pipeline.on_device.app_sample import accuracy_interval, stratified_sample
@@ -144,4 +145,5 @@ def measure_app(
             else _sample_report(mediapipe, labels[sample], keras_logits[sample], confidence)
         )
     counts = {"test_images": len(labels), "mediapipe_images": len(sample), "confidence": confidence}
+    counts["mediapipe_version"] = mediapipe_classifier.VERSION
     return _with_choice(report, app.max_int8_accuracy_drop) | counts

@@ -14,6 +14,7 @@ about 5 s) out when TensorFlow is not loaded yet (pipeline/compat/mediapipe_tens
 """
 
 import contextlib
+import importlib.metadata
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +27,7 @@ from pipeline.core.native_logs import quiet_native_logs
 from pipeline.on_device.tflite_file import read_tflite
 
 ALL_RESULTS = -1  # ImageClassifierOptions.max_results: every category
+VERSION = importlib.metadata.version("mediapipe")  # the release that measured, as reports name it
 # What MediaPipe raises for a status other than OK (mediapipe_c_utils.convert_to_exception).
 _MEDIAPIPE_ERRORS = (ValueError, RuntimeError, OSError, IndexError)
 

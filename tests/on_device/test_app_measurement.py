@@ -1,6 +1,8 @@
 """The app flavour's builds measured (LiteRT on every test image as RGB, MediaPipe on a stratified sample), and
 the flavour chosen."""
 
+import importlib.metadata
+
 import numpy as np
 import pytest
 
@@ -55,6 +57,7 @@ def test_the_rgb_figures_cover_every_test_image_and_match_mediapipe_on_all_of_th
 
 def test_the_photo_like_accuracy_is_measured_on_the_sample_with_its_interval(report):
     assert (report["mediapipe_images"], report["confidence"]) == (SAMPLE, 0.95)
+    assert report["mediapipe_version"] == importlib.metadata.version("mediapipe")
     for flavour in APP_FLAVOURS:
         photo = report[flavour]["photo_like"]
         assert photo["images"] == SAMPLE
