@@ -17,8 +17,9 @@ from pipeline.core import cli
 if __name__ == "__main__":  # a mistyped params.yaml fails now, not after the imports below
     cli.check_params_early()
 
+import sys
+
 import mlflow
-from mlflow.exceptions import MlflowException
 
 from pipeline.core import config
 from pipeline.core.errors import missing
@@ -57,21 +58,18 @@ def register_best(best: str, row: dict, metric: str, params: config.Params) -> s
 
 
 def log_to_parents(rows: list[dict]) -> None:
-    """Each variant's mean and spread over seeds onto the parent run its seed runs are nested under."""
+    """Each variant's mean and spread over seeds onto the parent run its seed runs are nested under, when
+    they all are under one (one recipe); else a warning, since that mean spans recipes."""
     client = mlflow.MlflowClient()
     for row in rows:
-        run_file = SeedPaths(row["variant"], row["seeds"][0]["seed"]).run_file
-        run_id = read_json(run_file).get("run_id")
-        if not run_id:
-            continue
-        try:
-            run = client.get_run(run_id)
-        except MlflowException as error:  # trained into another store (a run-cache restore, another machine)
-            if error.error_code != "RESOURCE_DOES_NOT_EXIST":
-                raise
-            continue
-        parent = run.data.tags.get(runs.PARENT_TAG)
-        if not parent:
+        parents = {runs.parent_of(SeedPaths(row["variant"], seed["seed"]).run_file) for seed in row["seeds"]}
+        if len(parents) > 1:
+            print(
+                f"warning: {row['variant']}'s seeds are nested under {len(parents)} parent runs (other recipes: "
+                "data, precision or training code): their mean is logged to none of them",
+                file=sys.stderr,
+            )
+        if len(parents) != 1 or not (parent := parents.pop()):
             continue
         values = {key: row[key] for key in (*results.MEANS, "test_accuracy_sd") if row.get(key) is not None}
         values["seeds"] = len(row["seeds"])

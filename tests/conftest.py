@@ -208,7 +208,8 @@ SMALL_HIDDEN_UNITS = 16
 
 def tiny_data_and_export(params: dict) -> None:
     """The end-to-end tests' data and export, edited into params.yaml's values (for `edit_params`): 3,000
-    training images; export's measurements capped (every file still runs on all 10,000 test images)."""
+    training images; export's measurements capped (the four files still run on all 10,000 test images, the app
+    flavour on 200 of them, MediaPipe on 50)."""
     params["data"]["limit"] = 3000
     params["export"].update(representative_images=100, latency_runs=20)  # of 500 and 200
     params["export"]["app"].update(calibration_images=50, test_images=200, mediapipe_images=50)  # of 300, all and 1,000
@@ -325,11 +326,6 @@ def stop_process_group(process: subprocess.Popen) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
     process.wait()
-
-
-def read_json(path: Path) -> dict:
-    """A JSON file the pipeline wrote."""
-    return json.loads(path.read_text())
 
 
 def stages_run(output: str) -> set[str]:

@@ -4,6 +4,7 @@ Its work is tested in tests/reporting/ (test_ranking, test_comparison, test_tabl
 import json
 import re
 
+import mlflow
 import pytest
 from matplotlib.figure import Figure
 
@@ -13,6 +14,7 @@ from pipeline.core.config import MONITORS
 from pipeline.core.errors import PipelineError
 from pipeline.core.paths import APP_FLAVOURS, COMPARISON, CURVES, HEADLINE_METRICS, TFLITE_FLAVOURS, VariantPaths
 from pipeline.reporting.results import SEED_METRICS, TRAINING_KEYS
+from pipeline.tracking import runs
 
 PARAMS = config.load_params()
 TEST_IMAGES = 40
@@ -85,3 +87,40 @@ def test_compare_names_a_variant_whose_results_are_missing(saved):
     missing = VariantPaths(PARAMS.run_variants[0]).seed(PARAMS.seeds[0]).training
     with pytest.raises(PipelineError, match=f"^{re.escape(str(missing))} is missing: run "):
         compare.main()
+
+
+def _seed_runs(recipes: dict[int, str]) -> None:
+    """Seed runs of `mlp`, nested under the parent run of each seed's recipe, recorded where train records them."""
+    for seed, recipe in recipes.items():
+        run_file = paths.SeedPaths("mlp", seed).run_file
+        run_file.parent.mkdir(parents=True, exist_ok=True)
+        with runs.variant_run("mlp", seed, run_file, "test-exp", new=True, tags={}, recipe=recipe):
+            pass
+
+
+def _parents_metrics() -> list[dict]:
+    parents = mlflow.search_runs(experiment_names=["test-exp"], filter_string="tags.run_type = 'variant'")
+    return [
+        {k.removeprefix("metrics."): v for k, v in row.items() if k.startswith("metrics.") and v == v}
+        for _, row in parents.iterrows()
+    ]
+
+
+@pytest.mark.parametrize("recipes", [{1: "a", 2: "a"}, {1: "a", 2: "b"}], ids=["one recipe", "two recipes"])
+def test_the_mean_over_seeds_goes_to_their_parent_run_only_when_they_share_one(tmp_path, monkeypatch, capsys, recipes):
+    monkeypatch.setattr(paths, "MODELS_DIR", tmp_path / "models")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    _seed_runs(recipes)
+    row = {
+        "variant": "mlp",
+        "seeds": [{"seed": seed} for seed in recipes],
+        "test_accuracy": 0.9,
+        "test_accuracy_sd": 0.01,
+    }
+    compare.log_to_parents([row])
+    logged = _parents_metrics()
+    if len(set(recipes.values())) == 1:
+        assert logged == [{"test_accuracy": 0.9, "test_accuracy_sd": 0.01, "seeds": 2.0}]
+    else:
+        assert logged == [{}, {}]
+        assert "mlp's seeds are nested under 2 parent runs" in capsys.readouterr().err

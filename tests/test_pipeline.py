@@ -25,7 +25,6 @@ from conftest import (
     edit_params,
     free_port,
     init_git,
-    read_json,
     run_command,
     stages_run,
     stop_process_group,
@@ -34,6 +33,7 @@ from conftest import (
 )
 from scipy import stats
 
+from pipeline.core.files import read_json
 from pipeline.reporting import ranking
 from pipeline.reporting.gate_checks import TFLITE_BOUNDS
 from pipeline.training import cpu
@@ -41,7 +41,7 @@ from pipeline.training import cpu
 pytestmark = pytest.mark.slow  # the real `dvc repro` on a copy of the project
 
 # The tiny configuration: one epoch on 3,000 images, two seeds, the 2 x 2 plus one of the tutorials' extras
-# (outside the design), and export's measurements capped (MediaPipe: 200 test images).
+# (outside the design), and export's measurements capped (conftest.tiny_data_and_export).
 SEEDS = (1, 2)
 EXTRA = "mlp_deep"
 PARAMS = yaml.safe_load((REPOSITORY / "params.yaml").read_text())
@@ -376,17 +376,30 @@ def test_changing_one_seed_reruns_only_that_seeds_stages(project):
     assert changed == {f"{stage}@{v}-{new_seed}" for stage in ("train", "evaluate") for v in VARIANTS} | {"compare"}
 
 
+def _variant_of(stage: str) -> str | None:
+    """`train@cnn-1` -> cnn, `export@cnn` -> cnn; None for a stage of no variant (compare)."""
+    if "@" not in stage:
+        return None
+    item = stage.split("@", 1)[1]
+    return item if stage.startswith("export@") else item.rsplit("-", 1)[0]
+
+
 def test_changing_two_variants_reruns_only_their_stages(project):
-    """The CNN's dropout and the MLP's width changed at once: one repro runs those two variants' stages of
-    every seed, their exports and compare, and none of the others' (the other 2 x 2 variants, the extra)."""
+    """Each edit alone makes only its own variant's stages stale (`dvc status`); both at once, one repro
+    runs those two variants' stages of every seed, their exports and compare, and none of the others'."""
     root, _ = project
     dropout = PARAMS["variants"][CNN].get("dropout", 0) + 0.1
 
-    def change_two(params):
+    def cnn_dropout(params):
         params["variants"][CNN]["dropout"] = dropout
+
+    def mlp_width(params):
         params["variants"][MLP]["hidden_units"] = [64]
 
-    with _edited(root, change_two):
+    for variant, edit in ((CNN, cnn_dropout), (MLP, mlp_width)):
+        stale = _stale_after(root, edit)
+        assert stale and {_variant_of(stage) for stage in stale} == {variant}, stale
+    with _edited(root, lambda params: (cnn_dropout(params), mlp_width(params))):
         result = run_command(["dvc", "repro"], root)
         parameters = read_json(_seed_dir(root, "reports", MLP, SEEDS[0]) / "training.json")["parameters"]
     per_seed = {f"{stage}@{v}-{seed}" for stage in ("train", "evaluate") for seed in SEEDS for v in (CNN, MLP)}

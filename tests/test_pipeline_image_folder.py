@@ -15,11 +15,12 @@ from conftest import (
     copy_project,
     edit_params,
     init_git,
-    read_json,
     run_command,
     stages_run,
     write_image_folder,
 )
+
+from pipeline.core.files import read_json
 
 pytestmark = pytest.mark.slow  # the real `dvc repro` on a copy of the project
 

@@ -15,8 +15,18 @@ VARIANT_REPORTS_DIR = REPORTS_DIR / "variants"
 RAW_FOLDER_IMAGES = RAW_DIR / "images.npz"  # an image folder, as fetch stores it: uint8 images, labels
 RAW_FOLDER_CLASSES = RAW_DIR / "classes.json"  # ...and its class names, in label order
 DATASET_FILE = PREPARED_DIR / "dataset.json"  # what preprocess prepared: the DatasetInfo later stages read
-# The code that turns params and data into a model: seeds trained by other code are another recipe.
-TRAINING_CODE = (ROOT / "pipeline" / "train.py", ROOT / "pipeline" / "training")
+# The code that turns params and data into a model (each a dep of dvc.yaml's train stage): seeds trained by
+# other code are another recipe.
+TRAINING_CODE = tuple(
+    ROOT / "pipeline" / name
+    for name in (
+        "train.py",
+        "training/architectures.py",
+        "training/callbacks.py",
+        "training/cpu.py",
+        "training/loop.py",
+    )
+)
 SYSTEM_DATA_DIR = Path("/usr/share/datasets/fashion-mnist")
 DATA_DIR_ENV = "FASHION_MNIST_DIR"
 

@@ -14,20 +14,20 @@ import numpy as np
 
 from pipeline.core.errors import PipelineError
 from pipeline.core.native_logs import quiet_native_logs
-from pipeline.on_device.litert import APP_INPUT_NAME, APP_OUTPUT_NAME, LITERT_ERRORS, signature_runner
+from pipeline.on_device.litert import APP_INPUT_NAME, APP_OUTPUT_NAME, LITERT_ERRORS, load_signature_runner
 
 
 def app_scorer(content: bytes, threads: int, source: str = "the app flavour") -> Callable[[np.ndarray], np.ndarray]:
     """A function giving every class's score (N, classes) for uint8 RGB images (N, height, width, 3) at the
     file's input size, one image a call with `threads` threads, as MediaPipe would score them."""
-    _, runner = signature_runner(
+    _, runner = load_signature_runner(
         content, threads, source, (APP_INPUT_NAME, APP_OUTPUT_NAME), "it is not an app flavour"
     )
 
     def scores(images: np.ndarray) -> np.ndarray:
         images = np.ascontiguousarray(images)
         try:
-            with quiet_native_logs():  # the first call prints "Created TensorFlow Lite XNNPACK delegate for CPU"
+            with quiet_native_logs():  # LiteRT's native warnings, if any, stay off the progress lines
                 return np.concatenate([runner(**{APP_INPUT_NAME: image[None]})[APP_OUTPUT_NAME] for image in images])
         except LITERT_ERRORS as error:
             raise PipelineError(f"{source} failed to run: {error}".splitlines()[0]) from error

@@ -17,11 +17,11 @@ import time
 import numpy as np
 
 from pipeline.core import config
-from pipeline.on_device import mediapipe_classifier
 from pipeline.on_device.app_input import app_input_size
 from pipeline.on_device.app_litert import app_scorer
 from pipeline.on_device.app_sample import accuracy_interval, stratified_sample
 from pipeline.on_device.latency import latency_summary
+from pipeline.on_device.mediapipe_classifier import VERSION as MEDIAPIPE_VERSION
 from pipeline.on_device.mediapipe_classifier import classify_timed
 from pipeline.on_device.photo_like import app_test_sets, as_rgb
 from pipeline.reporting.metrics import accuracy, top1_agreement
@@ -144,6 +144,10 @@ def measure_app(
             if name == "rgb"
             else _sample_report(mediapipe, labels[sample], keras_logits[sample], confidence)
         )
-    counts = {"test_images": len(labels), "mediapipe_images": len(sample), "confidence": confidence}
-    counts["mediapipe_version"] = mediapipe_classifier.VERSION
+    counts = {
+        "test_images": len(labels),
+        "mediapipe_images": len(sample),
+        "confidence": confidence,
+        "mediapipe_version": MEDIAPIPE_VERSION,
+    }
     return _with_choice(report, app.max_int8_accuracy_drop) | counts

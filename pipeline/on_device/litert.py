@@ -18,7 +18,7 @@ from pipeline.core.native_logs import quiet_native_logs
 from pipeline.on_device.tflite_file import read_tflite
 
 with quiet_native_logs():
-    from ai_edge_litert.interpreter import Interpreter
+    from ai_edge_litert.interpreter import Interpreter, SignatureRunner
 
 SIGNATURE = "serving_default"
 INPUT_NAME = "pixels"
@@ -62,10 +62,13 @@ class Quantization:
 LITERT_ERRORS = (ValueError, RuntimeError)  # what LiteRT raises for a file it cannot load or run
 
 
-def signature_runner(content: bytes, threads: int, source: str, names: tuple[str, str], hint: str) -> tuple:
-    """The interpreter of a `.tflite` file's `content` (with `threads` threads) and its `serving_default`
-    signature's runner, which must take and return `names` (input, output); else a one-line PipelineError
-    naming `source`: not a TensorFlow Lite file, or another signature (then `hint` says what to do)."""
+def load_signature_runner(
+    content: bytes, threads: int, source: str, names: tuple[str, str], hint: str
+) -> tuple[Interpreter, SignatureRunner]:
+    """The interpreter of a `.tflite` file's `content` (with `threads` threads, its tensors allocated) and
+    its `serving_default` signature's runner, which must take and return `names` (input, output). Else a
+    one-line PipelineError naming `source`: not a TensorFlow Lite file, or another signature (`hint` then
+    ends the line: what the file is, or what to do)."""
     try:
         with quiet_native_logs():  # allocating prints "Created TensorFlow Lite XNNPACK delegate"
             interpreter = Interpreter(model_content=bytes(content), num_threads=threads)
@@ -91,7 +94,7 @@ class TFLiteModel:
 
     def __init__(self, content: bytes, threads: int, source: str = "model"):
         hint = "export it with `python -m pipeline.export`"
-        self.interpreter, self.runner = signature_runner(content, threads, source, (INPUT_NAME, OUTPUT_NAME), hint)
+        self.interpreter, self.runner = load_signature_runner(content, threads, source, (INPUT_NAME, OUTPUT_NAME), hint)
         details = self.runner.get_input_details()[INPUT_NAME], self.runner.get_output_details()[OUTPUT_NAME]
         self.input_shape = tuple(int(size) for size in details[0]["shape_signature"][1:])
         output_shape = details[1]["shape_signature"]

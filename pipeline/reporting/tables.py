@@ -105,14 +105,14 @@ def app_table(rows: list[dict], app_params: config.AppParams) -> str:
 
 def _app_note(rows: list[dict], app_params: config.AppParams) -> str:
     """What the app table's figures are, how each was measured, and on how many images."""
-    app = rows[0]["app"] if rows else {}
-    count, sample, release = app.get("test_images", 0), app.get("mediapipe_images", 0), app.get("mediapipe_version")
+    count, sample = (rows[0]["app"]["test_images"], rows[0]["app"]["mediapipe_images"]) if rows else (0, 0)
+    releases = sorted({row["app"].get("mediapipe_version") or "(release not recorded)" for row in rows})
     side, photo = app_params.input_size, app_params.photo_size
     return (
         f"\nRGB acc and agreement: all {count:,} test images as RGB images (each pixel a block, {side}×{side}), "
         "classified by LiteRT running the very file one image a call, as MediaPipe does: at the model's input "
-        f"size it neither resizes nor normalizes them. MediaPipe {release or '(release not recorded)'}'s "
-        "ImageClassifier itself on a seeded, "
+        f"size it neither resizes nor normalizes them. The ImageClassifier of MediaPipe {', '.join(releases)} "
+        "itself on a seeded, "
         f"class-stratified sample of {sample:,} of them: the RGB images ({_mediapipe_check(rows)}; ms/image, "
         f"p95 ms: one RGB image per call), and photo-like ones (dark on light, {photo}×{photo}, tinted, noisy, "
         "JPEG), their accuracy with its exact (Clopper-Pearson) interval. Agreement: top-1 against Keras on "

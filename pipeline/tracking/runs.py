@@ -73,9 +73,10 @@ def _recorded_run(run_file: Path) -> dict | None:
 
 
 def variant_parent(experiment_id: str, variant: str, recipe: str) -> str:
-    """The run that groups a variant's seed runs, one per recipe (`recipe`: a digest of the variant's
-    params and data), created FINISHED by its first seed: `mlflow ui` shows the seeds nested under it, and
-    compare logs their mean and spread to it. An edited variant is a new recipe, so a new parent."""
+    """The run that groups a variant's seed runs, one per recipe (`recipe`: training.summary.recipe_digest
+    of the variant's params, the data, the precision and the training code), created FINISHED by its first
+    seed: `mlflow ui` shows the seeds nested under it, and compare logs their mean and spread to it. An
+    edited variant is a new recipe, so a new parent."""
     query = f"tags.run_type = 'variant' and tags.variant = '{variant}' and tags.recipe = '{recipe}'"
     with store_lock(mlflow.get_tracking_uri()):
         found = mlflow.MlflowClient().search_runs(
@@ -90,6 +91,20 @@ def variant_parent(experiment_id: str, variant: str, recipe: str) -> str:
         parent = client.create_run(experiment_id, run_name=variant, tags=tags)
         client.set_terminated(parent.info.run_id)
         return parent.info.run_id
+
+
+def parent_of(run_file: Path) -> str | None:
+    """The parent run that the seed run recorded in `run_file` is nested under; None when that run is in
+    another store (a run-cache restore, another machine) or has no parent."""
+    run_id = read_json(run_file).get("run_id")
+    if not run_id:
+        return None
+    try:
+        return mlflow.MlflowClient().get_run(run_id).data.tags.get(PARENT_TAG)
+    except MlflowException as error:
+        if error.error_code != "RESOURCE_DOES_NOT_EXIST":
+            raise
+        return None
 
 
 def seed_run_name(variant: str, seed: int) -> str:

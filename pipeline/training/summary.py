@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from pipeline.core import config
-from pipeline.core.paths import TRAINING_CODE
+from pipeline.core.paths import ROOT, TRAINING_CODE
 from pipeline.training.loop import StopAtTarget
 
 
@@ -37,12 +37,12 @@ def training_summary(model, spec: config.VariantParams, history: dict, seconds: 
     }
 
 
-def code_digest(places: tuple[Path, ...] = TRAINING_CODE) -> str:
-    """A digest of the Python files at `places` (files, or folders searched recursively), by path and content."""
-    files = sorted(f for place in places for f in ([place] if place.is_file() else place.rglob("*.py")))
+def code_digest(files: tuple[Path, ...] = TRAINING_CODE, root: Path = ROOT) -> str:
+    """A digest of `files` (paths.TRAINING_CODE), each by its path below `root` and its content."""
     digest = hashlib.sha256()
-    for file in files:
-        digest.update(f"{file.relative_to(file.parents[1])}\n".encode() + file.read_bytes())
+    for file in sorted(files):
+        content = file.read_bytes()
+        digest.update(f"{file.relative_to(root).as_posix()} {len(content)}\n".encode() + content)
     return digest.hexdigest()[:12]
 
 

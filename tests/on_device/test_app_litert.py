@@ -41,3 +41,13 @@ def test_images_it_cannot_take_are_refused_naming_the_file(app_files, rgb_images
     scorer = app_scorer(app_files["float32"], threads=1, source="the float32 app flavour")
     with pytest.raises(PipelineError, match="^the float32 app flavour failed to run: "):
         scorer(rgb_images[:2].astype(np.float32))
+
+
+def test_a_model_that_is_no_app_flavour_is_refused_naming_it(model_files):
+    """The grey 28×28 `model.tflite` (pixels in, logits out) is a model, but not one MediaPipe runs."""
+    with pytest.raises(PipelineError) as refused:
+        app_scorer(model_files["float32"].read_bytes(), threads=1, source="model.tflite")
+    assert str(refused.value) == (
+        "model.tflite has no `serving_default` signature taking `image` and returning `scores` "
+        "(it has {'serving_default': {'inputs': ['pixels'], 'outputs': ['logits']}}): it is not an app flavour"
+    )

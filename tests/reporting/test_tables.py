@@ -186,7 +186,7 @@ def test_the_app_tables_note_says_what_was_measured_how_and_on_how_many_images(v
     )
     assert "class-stratified sample of 1,000 of them" in note and "320×320" in note and "Clopper-Pearson" in note
     assert "MediaPipe gave the same scores on the sample" in note
-    assert "MediaPipe 1.2.2's ImageClassifier" in note  # the release export recorded
+    assert "The ImageClassifier of MediaPipe 1.2.2 itself" in note  # the release export recorded
 
 
 def test_the_app_tables_note_shows_where_mediapipe_scored_otherwise_than_litert(variant_reports):

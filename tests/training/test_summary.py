@@ -1,6 +1,11 @@
 """What train records about a run: the rule that stopped it early, and the recipe that groups its seeds."""
 
+from pathlib import Path
+
+import yaml
+
 from pipeline.core.config import EarlyStoppingParams, StopAtParams, VariantParams
+from pipeline.core.paths import ROOT, TRAINING_CODE
 from pipeline.training.summary import code_digest, recipe_digest, stopped_early
 
 
@@ -25,18 +30,26 @@ def test_the_recipe_is_the_variants_params_data_precision_and_code_and_nothing_e
     assert recipe != recipe_digest(spec, "data-a", "float32", "code-b")
 
 
-def test_the_code_digest_follows_the_training_code_by_path_and_content(tmp_path):
-    package = tmp_path / "pipeline" / "training"
-    package.mkdir(parents=True)
-    (package / "loop.py").write_text("EPOCHS = 1\n")
-    (package / "notes.txt").write_text("not code")
-    train = tmp_path / "pipeline" / "train.py"
-    train.write_text("main()\n")
-    places = (train, package)
-    before = code_digest(places)
-    assert before == code_digest(places)
-    assert code_digest() != before  # the repository's own training code
-    (package / "notes.txt").write_text("still not code")
-    assert code_digest(places) == before
-    (package / "loop.py").write_text("EPOCHS = 2\n")
-    assert code_digest(places) != before
+def _code(root: Path, files: dict[str, str]) -> tuple[Path, ...]:
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    return tuple(root / name for name in files)
+
+
+def test_the_code_digest_follows_each_files_path_and_content_not_where_the_checkout_is(tmp_path):
+    files = {"pipeline/train.py": "main()\n", "pipeline/training/loop.py": "EPOCHS = 1\n"}
+    before = code_digest(_code(tmp_path / "a", files), tmp_path / "a")
+    assert code_digest(_code(tmp_path / "b", files), tmp_path / "b") == before  # another checkout, same code
+    edited = files | {"pipeline/training/loop.py": "EPOCHS = 2\n"}
+    assert code_digest(_code(tmp_path / "c", edited), tmp_path / "c") != before
+    moved = {"pipeline/train.py": "main()\n", "pipeline/training/fit.py": "EPOCHS = 1\n"}
+    assert code_digest(_code(tmp_path / "d", moved), tmp_path / "d") != before
+
+
+def test_the_training_code_is_read_from_the_train_stages_deps_alone():
+    """What the digest reads is code DVC reruns train for: an edit to it retrains every seed, so no seed of
+    the old code stays cached beside new ones under one recipe."""
+    deps = set(yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]["train"]["deps"])
+    assert {path.relative_to(ROOT).as_posix() for path in TRAINING_CODE} <= deps
+    assert len(code_digest()) == 12
