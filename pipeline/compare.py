@@ -64,9 +64,10 @@ def log_to_parents(rows: list[dict]) -> None:
     for row in rows:
         parents = {runs.parent_of(SeedPaths(row["variant"], seed["seed"]).run_file) for seed in row["seeds"]}
         if len(parents) > 1:
+            where = f"{len(parents - {None})} parent runs" + (", some in another store" if None in parents else "")
             print(
-                f"warning: {row['variant']}'s seeds are nested under {len(parents)} parent runs (other recipes: "
-                "data, precision or training code): their mean is logged to none of them",
+                f"warning: {row['variant']}'s seeds are nested under {where} (other recipes: data, precision or "
+                "training code, or runs restored from elsewhere): their mean is logged to none of them",
                 file=sys.stderr,
             )
         if len(parents) != 1 or not (parent := parents.pop()):
